@@ -1,0 +1,182 @@
+package dag
+
+import (
+	"go.yaml.in/yaml/v3"
+)
+
+// spec reads the top-level mapping.
+func (d *yamlDecoder) spec(doc *yaml.Node, spec *Spec) *docError {
+	root := doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root = doc.Content[0]
+	}
+	root, err := d.deref(root, "")
+	if err != nil {
+		return err
+	}
+	if root.Kind != yaml.MappingNode {
+		return d.problem(root, "", ErrInvalidSpec, "a spec must be a mapping with name and nodes, found "+describe(root))
+	}
+	pairs, err := d.pairs(root, "", false)
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		switch p.key {
+		case "name":
+			spec.Name, err = d.str(p.value, p.key)
+		case "key":
+			spec.Key, err = d.str(p.value, p.key)
+		case "input":
+			spec.Input, err = d.object(p.value, p.key)
+		case "defaults":
+			err = d.defaults(p.value, &spec.Defaults)
+		case "nodes":
+			spec.Nodes, err = d.nodes(p.value, p.key, nil, 0)
+		default:
+			err = d.problem(p.keyPos, p.key, ErrUnknownField, unknownField(p.key, specFields))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// defaults reads the defaults mapping.
+func (d *yamlDecoder) defaults(n *yaml.Node, def *Defaults) *docError {
+	n, err := d.deref(n, "defaults")
+	if err != nil {
+		return err
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		return nil
+	case n.Kind != yaml.MappingNode:
+		return d.problem(n, "defaults", ErrInvalidSpec, "must be a mapping, found "+describe(n))
+	}
+	pairs, err := d.pairs(n, "defaults", false)
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		field := fieldName("defaults", p.key)
+		switch p.key {
+		case "queue":
+			def.Queue, err = d.str(p.value, field)
+		case "priority":
+			def.Priority, err = d.str(p.value, field)
+		case "max_attempts":
+			def.MaxAttempts, err = d.maxAttempts(p.value, field)
+		case "timeout":
+			def.Timeout, err = d.duration(p.value, field)
+		default:
+			err = d.problem(p.keyPos, field, ErrUnknownField, unknownField(p.key, defaultsFields))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nodes reads a list of nodes under parent (nil at the top level).
+func (d *yamlDecoder) nodes(n *yaml.Node, field string, parent *frame, depth int) ([]Node, *docError) {
+	n, err := d.deref(n, field)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		return nil, nil
+	case n.Kind != yaml.SequenceNode:
+		return nil, d.problem(n, field, ErrInvalidSpec, "must be a list of nodes, found "+describe(n))
+	case depth > maxJSONNesting:
+		return nil, d.problem(n, field, ErrInvalidSpec, "nested too deeply")
+	}
+	saved := d.frame
+	defer func() { d.frame = saved }()
+	nodes := make([]Node, len(n.Content))
+	for i, item := range n.Content {
+		f := &frame{parent: parent, index: i}
+		d.frame = f
+		item, err := d.deref(item, "")
+		if err != nil {
+			return nil, err
+		}
+		if item.Kind != yaml.MappingNode {
+			return nil, d.problem(item, "", ErrInvalidSpec, "a node must be a mapping, found "+describe(item))
+		}
+		if err := d.node(item, &nodes[i], f, depth); err != nil {
+			return nil, err
+		}
+	}
+	return nodes, nil
+}
+
+// node reads one node mapping. The id is read first, so that every problem
+// names the node.
+func (d *yamlDecoder) node(n *yaml.Node, out *Node, f *frame, depth int) *docError {
+	pairs, err := d.pairs(n, "", false)
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		if p.key == "id" {
+			if out.ID, err = d.str(p.value, p.key); err != nil {
+				return err
+			}
+			f.id = out.ID
+		}
+	}
+	for _, p := range pairs {
+		switch p.key {
+		case "id":
+		case "kind":
+			out.Kind, err = d.str(p.value, p.key)
+		case "args":
+			out.Args, err = d.object(p.value, p.key)
+		case "deps":
+			out.Deps, err = d.strList(p.value, p.key)
+		case "nodes":
+			out.Nodes, err = d.nodes(p.value, p.key, f, depth+1)
+		case "queue":
+			out.Queue, err = d.str(p.value, p.key)
+		case "priority":
+			out.Priority, err = d.str(p.value, p.key)
+		case "max_attempts":
+			out.MaxAttempts, err = d.maxAttempts(p.value, p.key)
+		case "timeout":
+			out.Timeout, err = d.duration(p.value, p.key)
+		case "on_dep_failure":
+			out.OnDepFailure, err = d.str(p.value, p.key)
+		default:
+			err = d.problem(p.keyPos, p.key, ErrUnknownField, unknownField(p.key, nodeFields))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// strList reads a list of strings (deps).
+func (d *yamlDecoder) strList(n *yaml.Node, field string) ([]string, *docError) {
+	n, err := d.deref(n, field)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		return nil, nil
+	case n.Kind != yaml.SequenceNode:
+		return nil, d.problem(n, field, ErrInvalidSpec, "must be a list of node ids, found "+describe(n))
+	}
+	list := make([]string, len(n.Content))
+	for i, item := range n.Content {
+		if list[i], err = d.str(item, field); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
+}
