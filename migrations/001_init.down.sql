@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS qf_kind;
+DROP TABLE IF EXISTS qf_node;
+DROP TABLE IF EXISTS qf_workflow;

@@ -1,0 +1,166 @@
+// Package migrations applies the database schema QuantumFlow needs: River's
+// own tables (through rivermigrate) and the project's tables (qf_workflow,
+// qf_node, qf_kind), from SQL files embedded in the binary.
+//
+// Migrate is idempotent and safe when several processes run it at once: it
+// holds an advisory lock for the whole run, so a second process waits, then
+// finds nothing left to do.
+package migrations
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+//go:embed *.sql
+var sqlFS embed.FS
+
+// Migration is one of the project's own schema versions.
+type Migration struct {
+	Version int
+	Name    string
+	SQLUp   string
+}
+
+// Result tells what a Migrate call applied.
+type Result struct {
+	// River lists the River migration versions applied by this call.
+	River []int
+	// QuantumFlow lists the project's migration versions applied by this call.
+	QuantumFlow []int
+}
+
+// All returns the project's migrations in version order.
+func All() ([]Migration, error) {
+	entries, err := fs.Glob(sqlFS, "*.up.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list embedded migrations: %w", err)
+	}
+	out := make([]Migration, 0, len(entries))
+	for _, name := range entries {
+		num, rest, ok := strings.Cut(name, "_")
+		if !ok {
+			return nil, fmt.Errorf("migration file %q: want NNN_name.up.sql", name)
+		}
+		version, err := strconv.Atoi(num)
+		if err != nil {
+			return nil, fmt.Errorf("migration file %q: bad version: %w", name, err)
+		}
+		body, err := sqlFS.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("read migration %q: %w", name, err)
+		}
+		out = append(out, Migration{Version: version, Name: strings.TrimSuffix(rest, ".up.sql"), SQLUp: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// Migrate brings the schema selected by the pool's search_path up to date:
+// River's migrations first, then the project's. A session-level advisory
+// lock keyed on the current schema is held on one connection for the whole
+// run, so concurrent callers serialise and the later ones find nothing to
+// do. River's migrations run each in its own transaction (some cannot share
+// one: a new enum value must be committed before use); the project's run in
+// one transaction, so a failure there leaves none of them applied.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) (*Result, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: acquire connection: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext('quantumflow.migrate.' || current_schema()))`); err != nil {
+		return nil, fmt.Errorf("migrate: take advisory lock: %w", err)
+	}
+	defer func() {
+		// Unlock on a fresh context: the caller's may be done. Closing the
+		// connection would release the lock too.
+		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(unlockCtx, `SELECT pg_advisory_unlock(hashtext('quantumflow.migrate.' || current_schema()))`); err != nil {
+			conn.Conn().Close(unlockCtx) //nolint:errcheck // dropping the session drops the lock
+		}
+	}()
+
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: river migrator: %w", err)
+	}
+	riverRes, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: river: %w", err)
+	}
+	res := &Result{}
+	for _, v := range riverRes.Versions {
+		res.River = append(res.River, v.Version)
+	}
+
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a rollback after commit is a no-op
+	versions, err := migrateOwnTx(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("migrate: commit: %w", err)
+	}
+	res.QuantumFlow = versions
+	return res, nil
+}
+
+// migrateOwnTx applies the project's migrations that qf_migration does not
+// list yet, in tx, and returns their versions.
+func migrateOwnTx(ctx context.Context, tx pgx.Tx) ([]int, error) {
+	var applied []int
+	if _, err := tx.Exec(ctx, `
+CREATE TABLE IF NOT EXISTS qf_migration (
+    version    int PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)`); err != nil {
+		return nil, fmt.Errorf("migrate: create qf_migration: %w", err)
+	}
+	all, err := All()
+	if err != nil {
+		return nil, err
+	}
+	done := map[int]bool{}
+	rows, err := tx.Query(ctx, `SELECT version FROM qf_migration`)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: read applied versions: %w", err)
+	}
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return nil, fmt.Errorf("migrate: read applied versions: %w", err)
+	}
+	for _, v := range versions {
+		done[v] = true
+	}
+	for _, m := range all {
+		if done[m.Version] {
+			continue
+		}
+		if _, err := tx.Exec(ctx, m.SQLUp); err != nil {
+			return nil, fmt.Errorf("migrate: apply %03d [%s]: %w", m.Version, m.Name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO qf_migration (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return nil, fmt.Errorf("migrate: record %03d [%s]: %w", m.Version, m.Name, err)
+		}
+		applied = append(applied, m.Version)
+	}
+	return applied, nil
+}
