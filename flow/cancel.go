@@ -1,0 +1,108 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// CancelResult tells what Cancel did.
+type CancelResult struct {
+	// Nodes is the number of nodes that were waiting, queued or running and
+	// are now cancelled.
+	Nodes int
+	// Jobs is the number of River jobs cancelled (queued jobs at once,
+	// running jobs asked to stop through their context).
+	Jobs int
+}
+
+// Cancel cancels a pending or running workflow in one transaction: waiting
+// nodes will never start, queued jobs are cancelled, running jobs are asked
+// to stop (River cancels their context), and the workflow becomes cancelled.
+// A job that finishes anyway changes nothing. Returns ErrNotFound for an
+// unknown id and ErrAlreadyFinished, changing nothing, for a finished
+// workflow.
+func (c *Client) Cancel(ctx context.Context, id string) (*CancelResult, error) {
+	var res *CancelResult
+	err := c.inTx(ctx, "cancel workflow "+id, func(tx pgx.Tx) error {
+		var err error
+		res, err = c.CancelTx(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// CancelTx is Cancel in the caller's transaction.
+func (c *Client) CancelTx(ctx context.Context, tx pgx.Tx, id string) (*CancelResult, error) {
+	if err := validateID(id); err != nil {
+		return nil, err
+	}
+	tag, err := tx.Exec(ctx, `
+UPDATE qf_workflow SET status = 'cancelled', finished_at = now(), started_at = coalesce(started_at, now())
+WHERE id = $1 AND status IN ('pending', 'running')`, id)
+	if err != nil {
+		return nil, fmt.Errorf("cancel workflow %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM qf_workflow WHERE id = $1`, id).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("cancel workflow %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cancel workflow %s: %w", id, err)
+		}
+		return nil, fmt.Errorf("cancel workflow %s: %w (it is %s)", id, ErrAlreadyFinished, status)
+	}
+
+	tag, err = tx.Exec(ctx, `
+WITH locked AS (
+    SELECT idx FROM qf_node
+    WHERE workflow_id = $1 AND state IN ('waiting', 'enqueued', 'active')
+    ORDER BY idx
+    FOR UPDATE
+)
+UPDATE qf_node q SET state = 'cancelled', finished_at = now()
+FROM locked l
+WHERE q.workflow_id = $1 AND q.idx = l.idx AND q.state IN ('waiting', 'enqueued', 'active')`, id)
+	if err != nil {
+		return nil, fmt.Errorf("cancel nodes of workflow %s: %w", id, err)
+	}
+	res := &CancelResult{Nodes: int(tag.RowsAffected())}
+
+	jobIDs, err := liveJobIDs(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, jobID := range jobIDs {
+		if _, err := c.inserter.JobCancelTx(ctx, tx, jobID); err != nil {
+			return nil, fmt.Errorf("cancel job %d of workflow %s: %w", jobID, id, err)
+		}
+		res.Jobs++
+	}
+	return res, nil
+}
+
+// liveJobIDs returns the workflow's River jobs that are not finalized. Jobs
+// are found through their metadata (River's GIN index on it), so the hot
+// path never has to write job ids back to nodes.
+func liveJobIDs(ctx context.Context, tx pgx.Tx, id string) ([]int64, error) {
+	rows, err := tx.Query(ctx, `
+SELECT id FROM river_job
+WHERE metadata @> jsonb_build_object('qf_wf', $1::text)
+  AND state NOT IN ('completed', 'cancelled', 'discarded')
+ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs of workflow %s: %w", id, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("list jobs of workflow %s: %w", id, err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,165 @@
+package flow
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+)
+
+// BuiltinKinds are the job kinds every QuantumFlow worker registers (package
+// jobs implements them). Submitting them never needs a registered worker.
+var BuiltinKinds = []string{"echo", "fail", "noop", "sleep"}
+
+const (
+	// ReconcileIntervalDefault is how often the reconciler runs.
+	ReconcileIntervalDefault = 15 * time.Second
+
+	// ReconcileGraceDefault is how long a finished job may wait for its node
+	// to be settled before the reconciler settles it. It covers the gap
+	// between a worker's commit and River's own completion write.
+	ReconcileGraceDefault = 10 * time.Second
+
+	// txAttemptsMax bounds how often a completion transaction is retried
+	// after a deadlock or serialization failure.
+	txAttemptsMax = 5
+)
+
+// Config configures a Client. The zero value is usable.
+type Config struct {
+	// Logger receives the runtime's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+
+	// ReconcileGrace is how long a finished River job may stay unmatched by
+	// its node before the reconciler settles the node from the job. Defaults
+	// to ReconcileGraceDefault.
+	ReconcileGrace time.Duration
+
+	// ReconcileInterval is how often the elected leader runs the reconciler
+	// (see RiverConfig). Defaults to ReconcileIntervalDefault.
+	ReconcileInterval time.Duration
+}
+
+func (c *Config) withDefaults() *Config {
+	out := *c
+	out.Logger = cmp.Or(out.Logger, slog.Default())
+	out.ReconcileGrace = cmp.Or(out.ReconcileGrace, ReconcileGraceDefault)
+	out.ReconcileInterval = cmp.Or(out.ReconcileInterval, ReconcileIntervalDefault)
+	return &out
+}
+
+func (c *Config) validate() error {
+	if c.ReconcileGrace < 0 {
+		return fmt.Errorf("ReconcileGrace must not be negative (got %s)", c.ReconcileGrace)
+	}
+	if c.ReconcileInterval < time.Second {
+		return fmt.Errorf("ReconcileInterval must be at least 1s (got %s)", c.ReconcileInterval)
+	}
+	return nil
+}
+
+// Client submits, follows, cancels and retries workflows, and provides the
+// worker middleware that completes nodes. It is safe for concurrent use.
+//
+// Methods ending in Tx run in the caller's transaction; the caller commits
+// or rolls it back. The others open and commit their own transaction.
+type Client struct {
+	config   *Config
+	inserter *river.Client[pgx.Tx]
+	pool     *pgxpool.Pool
+
+	// runningMu guards running: workflows this process has already moved
+	// from pending to running, so that only the first job of a workflow
+	// pays for that update. It is an optimization: losing it costs one
+	// no-op UPDATE.
+	runningMu sync.Mutex
+	running   map[string]struct{}
+}
+
+// NewClient returns a client on pool. The pool's search_path selects the
+// schema; migrations.Migrate must have been applied to it.
+func NewClient(pool *pgxpool.Pool, config *Config) (*Client, error) {
+	if pool == nil {
+		return nil, errors.New("flow: pool is nil")
+	}
+	if config == nil {
+		config = &Config{}
+	}
+	config = config.withDefaults()
+	if err := config.validate(); err != nil {
+		return nil, fmt.Errorf("flow: config: %w", err)
+	}
+	// An insert-only River client: it has no workers, so it inserts jobs of
+	// any kind, including kinds that only other workers of the fleet run.
+	// Its FetchCooldown also paces River's insert notifications, so keep it
+	// at the minimum: a released child should wake a worker at once.
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		FetchCooldown: river.FetchCooldownMin,
+		Logger:        config.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("flow: river insert client: %w", err)
+	}
+	return &Client{config: config, inserter: inserter, pool: pool, running: map[string]struct{}{}}, nil
+}
+
+// Pool returns the pool the client was built on.
+func (c *Client) Pool() *pgxpool.Pool { return c.pool }
+
+// inTx runs fn in a transaction and commits it, retrying the whole
+// transaction when PostgreSQL aborts it for a deadlock or a serialization
+// failure. fn must be safe to run again from the start.
+func (c *Client) inTx(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= txAttemptsMax; attempt++ {
+		err = pgx.BeginFunc(ctx, c.pool, fn)
+		if err == nil || !isRetryableTxError(err) {
+			break
+		}
+		c.config.Logger.DebugContext(ctx, "flow: retrying transaction", slog.String("op", what), slog.Int("attempt", attempt), slog.String("err", err.Error()))
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// isRetryableTxError reports whether err is a deadlock (40P01) or a
+// serialization failure (40001): the transaction was rolled back and may be
+// run again.
+func isRetryableTxError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// markRunning moves a workflow from pending to running the first time this
+// process sees one of its jobs start.
+func (c *Client) markRunning(ctx context.Context, wf string) error {
+	c.runningMu.Lock()
+	_, seen := c.running[wf]
+	c.runningMu.Unlock()
+	if seen {
+		return nil
+	}
+	if _, err := c.pool.Exec(ctx, `
+UPDATE qf_workflow SET status = 'running', started_at = now()
+WHERE id = $1 AND status = 'pending'`, wf); err != nil {
+		return fmt.Errorf("mark workflow %s running: %w", wf, err)
+	}
+	c.runningMu.Lock()
+	if len(c.running) >= 10_000 {
+		clear(c.running)
+	}
+	c.running[wf] = struct{}{}
+	c.runningMu.Unlock()
+	return nil
+}

@@ -1,0 +1,112 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+)
+
+// leafRow is what it takes to turn a node into a River job.
+type leafRow struct {
+	nodeRef
+	path        string
+	kind        *string
+	args        []byte
+	queue       *string
+	priority    *int16
+	maxAttempts *int32
+	timeoutMS   *int64
+	run         int32
+	attemptBase int32
+}
+
+// jobMeta is the part of a River job's metadata that ties the job to its
+// node. The job's args are the node's args verbatim, so a worker written for
+// plain River decodes them as usual.
+type jobMeta struct {
+	Base      int32  `json:"qf_b,omitempty"`
+	Node      int32  `json:"qf_n"`
+	Path      string `json:"qf_path"`
+	Run       int32  `json:"qf_r"`
+	TimeoutMS int64  `json:"qf_t,omitempty"`
+	Workflow  string `json:"qf_wf"`
+}
+
+// parseJobMeta extracts the node a job belongs to; ok is false for a job
+// that is not part of a workflow.
+func parseJobMeta(metadata []byte) (jobMeta, bool) {
+	var m jobMeta
+	if len(metadata) == 0 || json.Unmarshal(metadata, &m) != nil || m.Workflow == "" {
+		return jobMeta{}, false
+	}
+	return m, true
+}
+
+// nodeArgs is the JobArgs of a node's job: the node's kind, and its args as
+// the encoded JSON.
+type nodeArgs struct {
+	kind string
+	args json.RawMessage
+}
+
+func (a nodeArgs) Kind() string { return a.kind }
+
+func (a nodeArgs) MarshalJSON() ([]byte, error) {
+	if len(a.args) == 0 {
+		return []byte("{}"), nil
+	}
+	return a.args, nil
+}
+
+// fastInsertThreshold is the batch size from which jobs go in through COPY
+// (InsertManyFastTx) instead of a multi-row INSERT.
+const fastInsertThreshold = 500
+
+// insertJobs creates one River job per leaf in tx. River sends its insert
+// notification in the same transaction (at most once per queue per fetch
+// cooldown), which wakes workers as soon as tx commits.
+func insertJobs(ctx context.Context, rc *river.Client[pgx.Tx], tx pgx.Tx, leaves []leafRow) error {
+	if len(leaves) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(leaves))
+	for i, l := range leaves {
+		meta := jobMeta{Base: l.attemptBase, Node: l.idx, Path: l.path, Run: l.run, Workflow: l.wf}
+		opts := &river.InsertOpts{}
+		if l.queue != nil {
+			opts.Queue = *l.queue
+		}
+		if l.priority != nil {
+			opts.Priority = int(*l.priority)
+		}
+		if l.maxAttempts != nil {
+			opts.MaxAttempts = int(*l.maxAttempts)
+		}
+		if l.timeoutMS != nil {
+			meta.TimeoutMS = *l.timeoutMS
+		}
+		b, err := json.Marshal(meta)
+		if err != nil {
+			return fmt.Errorf("encode metadata of %s: %w", l.path, err)
+		}
+		opts.Metadata = b
+		kind := ""
+		if l.kind != nil {
+			kind = *l.kind
+		}
+		params[i] = river.InsertManyParams{Args: nodeArgs{kind: kind, args: l.args}, InsertOpts: opts}
+	}
+	var err error
+	if len(params) >= fastInsertThreshold {
+		_, err = rc.InsertManyFastTx(ctx, tx, params)
+	} else {
+		_, err = rc.InsertManyTx(ctx, tx, params)
+	}
+	if err != nil {
+		return fmt.Errorf("insert %d jobs: %w", len(params), err)
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+package flow_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quantumflow/quantumflow/dag"
+	"github.com/quantumflow/quantumflow/flow"
+	"github.com/quantumflow/quantumflow/internal/pgtest"
+)
+
+func TestCancel(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+	b.startWorker(t, 10)
+	id := b.submitYAML(t, `
+name: to-cancel
+nodes:
+  - {id: slow, kind: sleep, args: {ms: 60000}}
+  - {id: queued, kind: noop, queue: nobody-works-this}
+  - {id: after, kind: echo, deps: [slow]}
+`)
+	// Wait until slow runs.
+	deadline := time.Now().Add(waitLong)
+	for {
+		st, err := b.client.Status(ctx, id)
+		require.NoError(t, err)
+		if nodeStates(st)["slow"] == "running" {
+			require.Equal(t, "running", st.Status)
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "slow never started")
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	res, err := b.client.Cancel(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Nodes)
+	require.Equal(t, 2, res.Jobs)
+
+	st := b.waitFinished(t, id, waitLong)
+	require.Equal(t, "cancelled", st.Status)
+	require.Equal(t, map[string]string{"slow": "cancelled", "queued": "cancelled", "after": "cancelled"}, nodeStates(st))
+
+	// The running job was asked to stop and River records it cancelled;
+	// the queued one was cancelled at once. after never got a job.
+	deadline = time.Now().Add(waitLong)
+	for {
+		var live, total int
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `
+SELECT count(*) FILTER (WHERE state <> 'cancelled'), count(*) FROM river_job WHERE metadata ? 'qf_wf'`).Scan(&live, &total))
+		require.Equal(t, 2, total)
+		if live == 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "jobs not cancelled")
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	_, err = b.client.Cancel(ctx, id)
+	require.ErrorIs(t, err, flow.ErrAlreadyFinished)
+	_, err = b.client.Cancel(ctx, "7b6a1f4e-3c2d-4b5a-9e8f-1a2b3c4d5e6f")
+	require.ErrorIs(t, err, flow.ErrNotFound)
+	_, err = b.client.Cancel(ctx, "not-a-uuid")
+	require.ErrorIs(t, err, flow.ErrInvalidID)
+}
+
+func TestRetryModes(t *testing.T) {
+	t.Parallel()
+
+	const spec = `
+name: retry
+nodes:
+  - {id: a, kind: echo}
+  - {id: bad, kind: fail, args: {times: 2}, max_attempts: 2, deps: [a]}
+  - {id: r, kind: echo, deps: [bad], on_dep_failure: run}
+  - {id: c, kind: echo, deps: [bad]}
+`
+	tests := []struct {
+		mode     flow.RetryMode
+		sameJobs []string // nodes whose job (and result) is kept
+		newJobs  []string // nodes that ran again
+	}{
+		{mode: flow.RetryFailedOnly, sameJobs: []string{"a", "r"}, newJobs: []string{"bad", "c"}},
+		{mode: flow.RetryFailedAndDownstream, sameJobs: []string{"a"}, newJobs: []string{"bad", "c", "r"}},
+		{mode: flow.RetryAll, newJobs: []string{"a", "bad", "c", "r"}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			t.Parallel()
+
+			ctx := context.Background()
+			b := setup(t)
+			b.startWorker(t, 10)
+			id := b.submitYAML(t, spec)
+			first := b.waitFinished(t, id, waitLong)
+			require.Equal(t, "failed", first.Status)
+			require.Equal(t, map[string]string{"a": "completed", "bad": "failed", "r": "completed", "c": "cancelled"}, nodeStates(first))
+
+			_, err := b.client.Retry(ctx, id, tt.mode)
+			require.NoError(t, err)
+			second := b.waitFinished(t, id, waitLong)
+			require.Equal(t, "completed", second.Status, "%+v", nodeStates(second))
+			for _, n := range second.Nodes {
+				require.Equal(t, "completed", n.State, n.ID)
+			}
+			// Attempts carry on: bad failed twice, then its third attempt
+			// (the fail kind counts node attempts) succeeded.
+			require.Equal(t, 3, nodeByID(t, second, "bad").Attempts)
+			for _, path := range tt.sameJobs {
+				require.Equal(t, *nodeByID(t, first, path).JobID, *nodeByID(t, second, path).JobID, path)
+			}
+			for _, path := range tt.newJobs {
+				before := nodeByID(t, first, path).JobID
+				after := nodeByID(t, second, path).JobID
+				require.NotNil(t, after, path)
+				if before != nil {
+					require.NotEqual(t, *before, *after, path)
+				}
+			}
+
+			_, err = b.client.Retry(ctx, id, tt.mode)
+			require.ErrorIs(t, err, flow.ErrNotRetryable)
+		})
+	}
+}
+
+func TestRetryRefusesActiveWorkflow(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t) // no workers: the workflow stays pending
+	id := b.submitYAML(t, "name: idle\nnodes: [{id: a, kind: noop}]\n")
+	before := pgtest.Counts(t, b.db.Pool)
+	_, err := b.client.Retry(ctx, id, flow.RetryAll)
+	require.ErrorIs(t, err, flow.ErrStillActive)
+	_, err = b.client.Retry(ctx, id, "sideways")
+	require.ErrorIs(t, err, flow.ErrInvalidRetryMode)
+	require.Equal(t, before, pgtest.Counts(t, b.db.Pool))
+	st, err := b.client.Status(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, "pending", st.Status)
+	require.Equal(t, "available", st.Nodes[0].State)
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+	parse := func(s string) *dag.Spec {
+		spec, err := dag.ParseBytes([]byte(s))
+		require.NoError(t, err)
+		return spec
+	}
+	spec := parse("name: keyed\nkey: nightly-2026-11-26\nnodes: [{id: a, kind: noop}, {id: b, kind: noop, deps: [a]}]\n")
+
+	// Concurrent submits of the same spec: one creates, all get its id.
+	const n = 8
+	results := make([]*flow.SubmitResult, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i], errs[i] = b.client.Submit(ctx, spec, nil)
+		}(i)
+	}
+	wg.Wait()
+	created := 0
+	for i := 0; i < n; i++ {
+		require.NoError(t, errs[i])
+		require.Equal(t, results[0].ID, results[i].ID)
+		if !results[i].Existing {
+			created++
+		}
+	}
+	require.Equal(t, 1, created)
+	counts := pgtest.Counts(t, b.db.Pool)
+	require.Equal(t, 1, counts["qf_workflow"])
+	require.Equal(t, 2, counts["qf_node"])
+	require.Equal(t, 1, counts["river_job"])
+
+	// YAML or JSON, key order: the same spec.
+	again, err := b.client.Submit(ctx, parse(`{"nodes":[{"kind":"noop","id":"a"},{"deps":["a"],"id":"b","kind":"noop"}],"key":"nightly-2026-11-26","name":"keyed"}`), nil)
+	require.NoError(t, err)
+	require.True(t, again.Existing)
+	require.Equal(t, results[0].ID, again.ID)
+
+	// A different spec under the same key is refused and names the holder.
+	_, err = b.client.Submit(ctx, parse("name: keyed\nkey: nightly-2026-11-26\nnodes: [{id: a, kind: noop}]\n"), nil)
+	require.ErrorIs(t, err, flow.ErrKeyConflict)
+	require.Contains(t, err.Error(), results[0].ID)
+	require.Equal(t, counts, pgtest.Counts(t, b.db.Pool))
+}
+
+func TestStatusAfterJobRowsDeleted(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+	b.startWorker(t, 10)
+	id := b.submitYAML(t, `
+name: retention
+nodes:
+  - {id: a, kind: echo, args: {v: 1}}
+  - {id: flaky, kind: fail, args: {times: 1}, max_attempts: 3, deps: [a]}
+  - {id: b, kind: echo, deps: [flaky]}
+`)
+	before := b.waitFinished(t, id, waitLong)
+	require.Equal(t, "completed", before.Status)
+
+	// What River's job cleaner does once retention passes.
+	_, err := b.db.Pool.Exec(ctx, `DELETE FROM river_job`)
+	require.NoError(t, err)
+
+	after, err := b.client.Status(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+	require.Equal(t, 2, nodeByID(t, after, "flaky").Attempts)
+	var out struct {
+		Args map[string]int `json:"args"`
+	}
+	require.NoError(t, json.Unmarshal(nodeByID(t, after, "a").Output, &out))
+	require.Equal(t, 1, out.Args["v"])
+	require.NotNil(t, nodeByID(t, after, "b").JobID)
+}
+
+func TestMalformedSpecWritesNothing(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+	// A workflow already there: its key must stay held, its rows unchanged.
+	b.submitYAML(t, "name: existing\nkey: taken\nnodes: [{id: a, kind: noop}]\n")
+	before := pgtest.Counts(t, b.db.Pool)
+
+	tests := []struct {
+		name string
+		spec string
+		want error
+	}{
+		{"cycle", "name: c\nnodes: [{id: a, kind: noop, deps: [b]}, {id: b, kind: noop, deps: [a]}]\n", dag.ErrCycle},
+		{"unknown dep", "name: c\nnodes: [{id: a, kind: noop, deps: [zz]}]\n", dag.ErrUnknownDep},
+		{"unknown kind", "name: c\nnodes: [{id: a, kind: never-registered}]\n", dag.ErrUnknownKind},
+		{"duplicate id", "name: c\nnodes: [{id: a, kind: noop}, {id: a, kind: noop}]\n", dag.ErrDuplicateID},
+		{"bad priority", "name: c\nnodes: [{id: a, kind: noop, priority: urgent}]\n", dag.ErrInvalidPriority},
+		{"key held by other spec", "name: other\nkey: taken\nnodes: [{id: a, kind: noop}]\n", flow.ErrKeyConflict},
+	}
+	for _, tt := range tests {
+		spec, err := dag.ParseBytes([]byte(tt.spec))
+		require.NoError(t, err, tt.name)
+		_, err = b.client.Submit(ctx, spec, nil)
+		require.Error(t, err, tt.name)
+		require.True(t, errors.Is(err, tt.want), "%s: got %v", tt.name, err)
+		require.Equal(t, before, pgtest.Counts(t, b.db.Pool), tt.name)
+	}
+}
+
+func TestReconcileSettlesJobsFinishedOutsideTheMiddleware(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t) // no workers: the test plays River's part in SQL
+	id := b.submitYAML(t, `
+name: reconcile
+nodes:
+  - {id: done, kind: noop}
+  - {id: lost, kind: noop}
+  - {id: after-done, kind: echo, deps: [done]}
+  - {id: after-lost, kind: echo, deps: [lost]}
+`)
+	// A worker completed done's job with river.JobCompleteTx but never
+	// settled the node; River's rescuer discarded lost's job.
+	_, err := b.db.Pool.Exec(ctx, `
+UPDATE river_job SET
+    state = CASE WHEN metadata->>'qf_path' = 'done' THEN 'completed' ELSE 'discarded' END::river_job_state,
+    attempt = 1, attempted_at = now() - interval '1 minute', finalized_at = now() - interval '1 minute',
+    metadata = CASE WHEN metadata->>'qf_path' = 'done' THEN metadata || '{"output": {"x": 1}}' ELSE metadata END,
+    errors = CASE WHEN metadata->>'qf_path' = 'lost' THEN ARRAY['{"error": "worker died", "attempt": 1}'::jsonb] END`)
+	require.NoError(t, err)
+
+	res, err := b.client.Reconcile(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Settled)
+
+	st, err := b.client.Status(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"done": "completed", "lost": "failed", "after-done": "available", "after-lost": "cancelled"}, nodeStates(st))
+	require.JSONEq(t, `{"x": 1}`, string(nodeByID(t, st, "done").Output))
+	require.Equal(t, "worker died", *nodeByID(t, st, "lost").Error)
+
+	// Running it again changes nothing.
+	res, err = b.client.Reconcile(ctx)
+	require.NoError(t, err)
+	require.Zero(t, res.Settled)
+}

@@ -1,0 +1,202 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// graph is a workflow's node structure and states, loaded for a retry.
+type graph struct {
+	nodes []gnode
+	pos   map[int32]int
+}
+
+type gnode struct {
+	idx, parent      int32
+	path             string
+	kind             *string
+	deps, dependents []int32
+	state            string
+	members          []int32
+}
+
+func loadGraph(ctx context.Context, tx pgx.Tx, id string) (*graph, error) {
+	rows, err := tx.Query(ctx, `
+SELECT idx, parent_idx, path, kind, deps, dependents, state
+FROM qf_node WHERE workflow_id = $1 ORDER BY idx
+FOR UPDATE`, id)
+	if err != nil {
+		return nil, fmt.Errorf("retry workflow %s: load nodes: %w", id, err)
+	}
+	nodes, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (gnode, error) {
+		var n gnode
+		err := row.Scan(&n.idx, &n.parent, &n.path, &n.kind, &n.deps, &n.dependents, &n.state)
+		return n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("retry workflow %s: load nodes: %w", id, err)
+	}
+	g := &graph{nodes: nodes, pos: make(map[int32]int, len(nodes))}
+	for i, n := range nodes {
+		g.pos[n.idx] = i
+	}
+	for _, n := range nodes {
+		if n.parent >= 0 {
+			p := &g.nodes[g.pos[n.parent]]
+			p.members = append(p.members, n.idx)
+		}
+	}
+	return g, nil
+}
+
+// retryPlan is the set of node resets a retry writes, as arrays for one
+// set-based UPDATE.
+type retryPlan struct {
+	idx               []int32
+	state             []string
+	remainingDeps     []int32
+	remainingChildren []int32
+	rerun             []bool
+	rollupSink        []bool
+	enqueue           []int32
+	deleteSubtrees    []string
+	workflowRemaining int32
+}
+
+// planRetry decides which nodes a retry resets (the set R) and computes
+// their counters as if R were a fresh workflow whose other nodes already
+// completed:
+//
+//   - remaining_deps counts deps in R (the others are completed);
+//   - a member counts toward its container when none of its dependents is
+//     in R (rollup_sink marks members that have dependents, all of which
+//     keep their completed result);
+//   - leaves in R rerun with a new job, except an expanded node under
+//     failed-only, which keeps its output and sub-DAG and acts as a group;
+//     an expanded node that reruns loses its sub-DAG, which the new job
+//     creates again.
+func (g *graph) planRetry(mode RetryMode) retryPlan {
+	inR := make([]bool, len(g.nodes))
+	deleted := make([]bool, len(g.nodes))
+	expanded := func(n *gnode) bool { return n.kind != nil && len(n.members) > 0 }
+	var markSubtree func(i int, set []bool)
+	markSubtree = func(i int, set []bool) {
+		for _, m := range g.nodes[i].members {
+			j := g.pos[m]
+			set[j] = true
+			markSubtree(j, set)
+		}
+	}
+
+	for i, n := range g.nodes {
+		inR[i] = mode == RetryAll || n.state != "completed"
+	}
+	if mode == RetryFailedAndDownstream {
+		queue := make([]int, 0, len(g.nodes))
+		for i := range g.nodes {
+			if inR[i] {
+				queue = append(queue, i)
+			}
+		}
+		add := func(j int) {
+			if !inR[j] {
+				inR[j] = true
+				queue = append(queue, j)
+			}
+		}
+		for len(queue) > 0 {
+			i := queue[0]
+			queue = queue[1:]
+			n := &g.nodes[i]
+			for _, d := range n.dependents {
+				add(g.pos[d])
+			}
+			if n.parent >= 0 {
+				add(g.pos[n.parent])
+			}
+			// A completed container downstream of a failure reruns whole.
+			if n.state == "completed" {
+				for _, m := range n.members {
+					add(g.pos[m])
+				}
+			}
+		}
+	}
+
+	rerun := make([]bool, len(g.nodes))
+	for i := range g.nodes {
+		n := &g.nodes[i]
+		if !inR[i] || deleted[i] || n.kind == nil {
+			continue
+		}
+		if expanded(n) && mode == RetryFailedOnly {
+			continue
+		}
+		rerun[i] = true
+		if expanded(n) {
+			markSubtree(i, deleted)
+		}
+	}
+
+	// Does any dependent of node i stay to be run?
+	hasRDependent := func(i int) bool {
+		for _, d := range g.nodes[i].dependents {
+			if j := g.pos[d]; inR[j] && !deleted[j] {
+				return true
+			}
+		}
+		return false
+	}
+
+	p := retryPlan{}
+	started := make([]bool, len(g.nodes))
+	remChildren := make([]int32, len(g.nodes))
+	for i := range g.nodes {
+		n := &g.nodes[i]
+		if !inR[i] || deleted[i] || hasRDependent(i) {
+			continue
+		}
+		if n.parent >= 0 {
+			remChildren[g.pos[n.parent]]++
+		} else {
+			p.workflowRemaining++
+		}
+	}
+	for i := range g.nodes {
+		n := &g.nodes[i]
+		if !inR[i] || deleted[i] {
+			continue
+		}
+		var remDeps int32
+		for _, d := range n.deps {
+			if inR[g.pos[d]] {
+				remDeps++
+			}
+		}
+		parentStarted := n.parent < 0 || started[g.pos[n.parent]] || !inR[g.pos[n.parent]]
+		state := "waiting"
+		if remDeps == 0 && parentStarted {
+			started[i] = true
+			if rerun[i] {
+				state = "enqueued"
+				p.enqueue = append(p.enqueue, n.idx)
+			} else {
+				state = "active"
+			}
+		}
+		p.idx = append(p.idx, n.idx)
+		p.state = append(p.state, state)
+		p.remainingDeps = append(p.remainingDeps, remDeps)
+		p.remainingChildren = append(p.remainingChildren, remChildren[i])
+		p.rerun = append(p.rerun, rerun[i])
+		p.rollupSink = append(p.rollupSink, len(n.dependents) > 0 && !hasRDependent(i))
+	}
+	for i := range g.nodes {
+		if rerun[i] && expanded(&g.nodes[i]) {
+			p.deleteSubtrees = append(p.deleteSubtrees, likePrefix(g.nodes[i].path)+"/%")
+		}
+	}
+	return p
+}

@@ -1,0 +1,428 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// This file holds the release engine: given nodes that became final in the
+// caller's transaction, it decrements counters on their dependents and
+// parents with set-based statements, decides what became ready, and gathers
+// the leaves to enqueue. Every statement works on many nodes (and many
+// workflows) at once, so the same code serves one completion or a batch.
+// See docs/ARCHITECTURE.md for the statements and why they are race-free.
+
+// nodeRef names one node.
+type nodeRef struct {
+	wf  string
+	idx int32
+}
+
+// finished is a node that became final in the current transaction.
+type finished struct {
+	nodeRef
+	parent     int32
+	dependents []int32
+	// sink is true when the node counts toward its parent's (or the
+	// workflow's) remaining counter: it has no dependents, or a retry made
+	// it count (rollup_sink).
+	sink bool
+	// failure is true for failed and cancelled: dependents count it in
+	// failed_deps, parents in failed_children. Skipped and completed are
+	// successes.
+	failure bool
+}
+
+// engine settles finished nodes inside one transaction. It is not safe for
+// concurrent use; build one per transaction.
+type engine struct {
+	tx pgx.Tx
+	// ready collects the leaves that got state 'enqueued' in this
+	// transaction and need a River job.
+	ready []leafRow
+	// workflowsDone lists workflows that reached a final status.
+	workflowsDone []string
+}
+
+// settle propagates the given final nodes until nothing more changes:
+// dependents are released, skipped or cancelled by policy, groups roll up,
+// and workflows finish. Each round is at most four statements, and a round
+// happens only when the previous one finalized something new (a cancel
+// cascade, a group or a workflow completing).
+func (e *engine) settle(ctx context.Context, fin []finished) error {
+	for len(fin) > 0 {
+		var next []finished
+
+		released, err := e.releaseDependents(ctx, fin)
+		if err != nil {
+			return err
+		}
+		var groups []nodeRef
+		for _, r := range released {
+			switch r.state {
+			case "enqueued":
+				e.ready = append(e.ready, r.leafRow)
+			case "active":
+				groups = append(groups, r.nodeRef)
+			case "skipped", "cancelled":
+				next = append(next, finished{nodeRef: r.nodeRef, parent: r.parent, dependents: r.dependents, sink: r.sink, failure: r.state == "cancelled"})
+				if r.kind == nil {
+					if err := e.finalizeSubtree(ctx, r.nodeRef, r.path, r.state); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := e.activate(ctx, groups); err != nil {
+			return err
+		}
+
+		parentsDone, err := e.rollUpParents(ctx, fin)
+		if err != nil {
+			return err
+		}
+		next = append(next, parentsDone...)
+
+		if err := e.rollUpWorkflows(ctx, fin); err != nil {
+			return err
+		}
+		fin = next
+	}
+	return nil
+}
+
+// released is a dependent whose remaining_deps reached zero.
+type released struct {
+	leafRow
+	state      string
+	parent     int32
+	dependents []int32
+	sink       bool
+}
+
+// releaseDependents decrements remaining_deps of every dependent of fin,
+// once per finished dep, and decides the ones that reach zero in the same
+// statement: they start (enqueued, or active for a group) when no dep failed
+// or their policy is run; otherwise they are skipped or cancelled by policy.
+// Rows are locked in (workflow_id, idx) order so that two transactions
+// releasing overlapping dependents cannot deadlock.
+func (e *engine) releaseDependents(ctx context.Context, fin []finished) ([]released, error) {
+	type key = nodeRef
+	counts := map[key][2]int32{}
+	for _, f := range fin {
+		for _, d := range f.dependents {
+			c := counts[key{f.wf, d}]
+			c[0]++
+			if f.failure {
+				c[1]++
+			}
+			counts[key{f.wf, d}] = c
+		}
+	}
+	if len(counts) == 0 {
+		return nil, nil
+	}
+	keys := make([]key, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sortRefs(keys)
+	wfs, idxs, ns, nfs := make([]string, len(keys)), make([]int32, len(keys)), make([]int32, len(keys)), make([]int32, len(keys))
+	for i, k := range keys {
+		wfs[i], idxs[i], ns[i], nfs[i] = k.wf, k.idx, counts[k][0], counts[k][1]
+	}
+
+	rows, err := e.tx.Query(ctx, sqlReleaseDependents, wfs, idxs, ns, nfs)
+	if err != nil {
+		return nil, fmt.Errorf("release dependents: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (released, error) {
+		var r released
+		err := row.Scan(&r.wf, &r.idx, &r.state, &r.parent, &r.dependents, &r.sink, &r.path, &r.kind, &r.args,
+			&r.queue, &r.priority, &r.maxAttempts, &r.timeoutMS, &r.run, &r.attemptBase)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("release dependents: %w", err)
+	}
+	return out, nil
+}
+
+const sqlReleaseDependents = `
+WITH d AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS d(workflow_id, idx, n, nf)
+), locked AS (
+    SELECT q.workflow_id, q.idx
+    FROM qf_node q JOIN d ON q.workflow_id = d.workflow_id AND q.idx = d.idx
+    ORDER BY q.workflow_id, q.idx
+    FOR UPDATE OF q
+), upd AS (
+    UPDATE qf_node q SET
+        remaining_deps = q.remaining_deps - d.n,
+        failed_deps    = q.failed_deps + d.nf,
+        state = CASE
+            WHEN q.remaining_deps - d.n > 0 THEN q.state
+            WHEN q.failed_deps + d.nf = 0 OR q.on_dep_failure = 'run'
+                THEN CASE WHEN q.kind IS NULL THEN 'active' ELSE 'enqueued' END
+            WHEN q.on_dep_failure = 'skip' THEN 'skipped'
+            ELSE 'cancelled'
+        END,
+        finished_at = CASE
+            WHEN q.remaining_deps - d.n = 0 AND q.failed_deps + d.nf > 0 AND q.on_dep_failure <> 'run' THEN now()
+            ELSE q.finished_at
+        END
+    FROM d JOIN locked l ON l.workflow_id = d.workflow_id AND l.idx = d.idx
+    WHERE q.workflow_id = d.workflow_id AND q.idx = d.idx AND q.state = 'waiting'
+    RETURNING q.workflow_id, q.idx, q.state, q.remaining_deps
+)
+SELECT u.workflow_id::text, u.idx, u.state, q.parent_idx, q.dependents, q.dependents = '{}' OR q.rollup_sink, q.path, q.kind, q.args,
+       q.queue, q.priority, q.max_attempts, q.timeout_ms, q.run, q.attempt_base
+FROM upd u JOIN qf_node q ON q.workflow_id = u.workflow_id AND q.idx = u.idx
+WHERE u.remaining_deps = 0`
+
+// activate starts groups: their members with no deps start too (leaves are
+// enqueued, nested groups activated in turn). The groups themselves already
+// have state 'active'.
+func (e *engine) activate(ctx context.Context, groups []nodeRef) error {
+	for len(groups) > 0 {
+		sortRefs(groups)
+		wfs, idxs := make([]string, len(groups)), make([]int32, len(groups))
+		for i, g := range groups {
+			wfs[i], idxs[i] = g.wf, g.idx
+		}
+		rows, err := e.tx.Query(ctx, sqlActivateMembers, wfs, idxs)
+		if err != nil {
+			return fmt.Errorf("activate groups: %w", err)
+		}
+		members, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (released, error) {
+			var r released
+			err := row.Scan(&r.wf, &r.idx, &r.state, &r.path, &r.kind, &r.args,
+				&r.queue, &r.priority, &r.maxAttempts, &r.timeoutMS, &r.run, &r.attemptBase)
+			return r, err
+		})
+		if err != nil {
+			return fmt.Errorf("activate groups: %w", err)
+		}
+		groups = groups[:0]
+		for _, m := range members {
+			if m.state == "active" {
+				groups = append(groups, m.nodeRef)
+			} else {
+				e.ready = append(e.ready, m.leafRow)
+			}
+		}
+	}
+	return nil
+}
+
+const sqlActivateMembers = `
+WITH g AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[]) AS g(workflow_id, idx)
+)
+UPDATE qf_node q SET state = CASE WHEN q.kind IS NULL THEN 'active' ELSE 'enqueued' END
+FROM g
+WHERE q.workflow_id = g.workflow_id AND q.parent_idx = g.idx
+  AND q.remaining_deps = 0 AND q.state = 'waiting'
+RETURNING q.workflow_id::text, q.idx, q.state, q.path, q.kind, q.args,
+          q.queue, q.priority, q.max_attempts, q.timeout_ms, q.run, q.attempt_base`
+
+// finalizeSubtree gives every waiting node inside a skipped or cancelled
+// group the group's state. Those nodes never ran and count for nothing: the
+// group itself carries the outcome to its dependents and parent.
+func (e *engine) finalizeSubtree(ctx context.Context, g nodeRef, path, state string) error {
+	_, err := e.tx.Exec(ctx, `
+UPDATE qf_node SET state = $3, finished_at = now()
+WHERE workflow_id = $1 AND path LIKE $2 AND state IN ('waiting', 'active')`,
+		g.wf, likePrefix(path)+"/%", state)
+	if err != nil {
+		return fmt.Errorf("%s members of group %s: %w", state, path, err)
+	}
+	return nil
+}
+
+// rollUpParents counts finished nodes into their parent group or expanded
+// node: sinks decrement remaining_children, failures increment
+// failed_children. A parent whose remaining_children reaches zero becomes
+// final in the same statement (failed when any member failed or was
+// cancelled) and is returned for the next round.
+func (e *engine) rollUpParents(ctx context.Context, fin []finished) ([]finished, error) {
+	counts := map[nodeRef][2]int32{}
+	for _, f := range fin {
+		if f.parent < 0 || (!f.sink && !f.failure) {
+			continue
+		}
+		k := nodeRef{f.wf, f.parent}
+		c := counts[k]
+		if f.sink {
+			c[0]++
+		}
+		if f.failure {
+			c[1]++
+		}
+		counts[k] = c
+	}
+	if len(counts) == 0 {
+		return nil, nil
+	}
+	keys := make([]nodeRef, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sortRefs(keys)
+	wfs, idxs, ns, nfs := make([]string, len(keys)), make([]int32, len(keys)), make([]int32, len(keys)), make([]int32, len(keys))
+	for i, k := range keys {
+		wfs[i], idxs[i], ns[i], nfs[i] = k.wf, k.idx, counts[k][0], counts[k][1]
+	}
+	rows, err := e.tx.Query(ctx, sqlRollUpParents, wfs, idxs, ns, nfs)
+	if err != nil {
+		return nil, fmt.Errorf("roll up groups: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (finished, error) {
+		var f finished
+		var state string
+		err := row.Scan(&f.wf, &f.idx, &f.parent, &f.dependents, &f.sink, &state)
+		f.failure = state == "failed"
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("roll up groups: %w", err)
+	}
+	return out, nil
+}
+
+const sqlRollUpParents = `
+WITH d AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS d(workflow_id, idx, n, nf)
+), locked AS (
+    SELECT q.workflow_id, q.idx
+    FROM qf_node q JOIN d ON q.workflow_id = d.workflow_id AND q.idx = d.idx
+    ORDER BY q.workflow_id, q.idx
+    FOR UPDATE OF q
+), upd AS (
+UPDATE qf_node q SET
+    remaining_children = q.remaining_children - d.n,
+    failed_children    = q.failed_children + d.nf,
+    state = CASE
+        WHEN q.remaining_children - d.n > 0 THEN q.state
+        WHEN q.failed_children + d.nf > 0 THEN 'failed'
+        ELSE 'completed'
+    END,
+    finished_at = CASE WHEN q.remaining_children - d.n = 0 THEN now() ELSE q.finished_at END,
+    -- A group's output is the map of its sink members' outputs; an expanded
+    -- node keeps the output its own job produced.
+    output = CASE
+        WHEN q.remaining_children - d.n = 0 AND q.kind IS NULL THEN (
+            SELECT coalesce(jsonb_object_agg(regexp_replace(m.path, '^.*/', ''), m.output), '{}')
+            FROM qf_node m
+            WHERE m.workflow_id = q.workflow_id AND m.parent_idx = q.idx
+              AND m.dependents = '{}' AND m.state = 'completed')
+        ELSE q.output
+    END
+FROM d JOIN locked l ON l.workflow_id = d.workflow_id AND l.idx = d.idx
+WHERE q.workflow_id = d.workflow_id AND q.idx = d.idx AND q.state = 'active'
+RETURNING q.workflow_id, q.idx, q.parent_idx, q.dependents, q.dependents = '{}' OR q.rollup_sink AS sink,
+          q.state, q.remaining_children
+)
+SELECT workflow_id::text, idx, parent_idx, dependents, sink, state FROM upd WHERE remaining_children = 0`
+
+// rollUpWorkflows does for workflows what rollUpParents does for groups:
+// top-level sinks decrement remaining, failures increment failed, and a
+// workflow whose remaining reaches zero gets its final status and output in
+// the same statement.
+func (e *engine) rollUpWorkflows(ctx context.Context, fin []finished) error {
+	counts := map[string][2]int32{}
+	for _, f := range fin {
+		if f.parent >= 0 || (!f.sink && !f.failure) {
+			continue
+		}
+		c := counts[f.wf]
+		if f.sink {
+			c[0]++
+		}
+		if f.failure {
+			c[1]++
+		}
+		counts[f.wf] = c
+	}
+	if len(counts) == 0 {
+		return nil
+	}
+	wfs := make([]string, 0, len(counts))
+	for wf := range counts {
+		wfs = append(wfs, wf)
+	}
+	sort.Strings(wfs)
+	ns, nfs := make([]int32, len(wfs)), make([]int32, len(wfs))
+	for i, wf := range wfs {
+		ns[i], nfs[i] = counts[wf][0], counts[wf][1]
+	}
+	rows, err := e.tx.Query(ctx, sqlRollUpWorkflows, wfs, ns, nfs)
+	if err != nil {
+		return fmt.Errorf("roll up workflows: %w", err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("roll up workflows: %w", err)
+	}
+	e.workflowsDone = append(e.workflowsDone, done...)
+	return nil
+}
+
+const sqlRollUpWorkflows = `
+WITH d AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[]) AS d(id, n, nf)
+), locked AS (
+    SELECT w.id FROM qf_workflow w JOIN d ON w.id = d.id
+    ORDER BY w.id
+    FOR UPDATE OF w
+), upd AS (
+    UPDATE qf_workflow w SET
+        remaining = w.remaining - d.n,
+        failed    = w.failed + d.nf,
+        status = CASE
+            WHEN w.remaining - d.n > 0 THEN 'running'
+            WHEN w.failed + d.nf > 0 THEN 'failed'
+            ELSE 'completed'
+        END,
+        started_at  = coalesce(w.started_at, now()),
+        finished_at = CASE WHEN w.remaining - d.n = 0 THEN now() END,
+        output = CASE
+            WHEN w.remaining - d.n = 0 THEN (
+                SELECT coalesce(jsonb_object_agg(m.path, m.output), '{}')
+                FROM qf_node m
+                WHERE m.workflow_id = w.id AND m.parent_idx = -1
+                  AND m.dependents = '{}' AND m.state = 'completed')
+            ELSE w.output
+        END
+    FROM d JOIN locked l ON l.id = d.id
+    WHERE w.id = d.id AND w.status IN ('pending', 'running')
+    RETURNING w.id, w.remaining
+)
+SELECT id::text FROM upd WHERE remaining = 0`
+
+// sortRefs orders refs by (workflow, index): the order every statement here
+// locks rows in.
+func sortRefs(refs []nodeRef) {
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].wf != refs[j].wf {
+			return refs[i].wf < refs[j].wf
+		}
+		return refs[i].idx < refs[j].idx
+	})
+}
+
+// likePrefix escapes LIKE's wildcard characters. Node ids cannot contain
+// them (dag validates ids), but a path is data, so escape anyway.
+func likePrefix(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '%' || c == '_' || c == '\\' {
+			out = append(out, '\\')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}

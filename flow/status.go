@@ -1,0 +1,266 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// WorkflowStatus is a workflow and every node's state, in the JSON shape of
+// `enqueue status -o json` (DESIGN.md, CLI).
+type WorkflowStatus struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Key        *string         `json:"key,omitempty"`
+	Status     string          `json:"status"`
+	CreatedAt  time.Time       `json:"created_at"`
+	StartedAt  *time.Time      `json:"started_at"`
+	FinishedAt *time.Time      `json:"finished_at"`
+	Input      json.RawMessage `json:"input"`
+	Output     json.RawMessage `json:"output"`
+	Nodes      []NodeStatus    `json:"nodes"`
+}
+
+// NodeStatus is one node of WorkflowStatus.
+type NodeStatus struct {
+	// ID is the node's full path, such as "per-region/b".
+	ID string `json:"id"`
+	// Kind is the job kind; null for a group.
+	Kind *string `json:"kind"`
+	// State is waiting, available, running, retryable, completed, failed,
+	// cancelled or skipped. Groups and expanded nodes whose members are
+	// still going report running.
+	State string `json:"state"`
+	// Deps are the ids of the sibling nodes this node waits for.
+	Deps       []string        `json:"deps"`
+	JobID      *int64          `json:"job_id"`
+	Attempts   int             `json:"attempts"`
+	StartedAt  *time.Time      `json:"started_at"`
+	FinishedAt *time.Time      `json:"finished_at"`
+	Output     json.RawMessage `json:"output"`
+	Error      *string         `json:"error"`
+	// Parent is the path of the enclosing group or expanded node, "" at the
+	// top level.
+	Parent string `json:"parent,omitempty"`
+}
+
+// Status returns the workflow with every node's state. It reads the node
+// rows, which keep outputs, attempts and errors after River's cleaner has
+// deleted the jobs, and the workflow's live jobs for the state of nodes in
+// flight. Returns ErrNotFound for an unknown id.
+func (c *Client) Status(ctx context.Context, id string) (*WorkflowStatus, error) {
+	if err := validateID(id); err != nil {
+		return nil, err
+	}
+	tx, err := c.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("status of %s: %w", id, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // read-only
+
+	ws := &WorkflowStatus{}
+	err = tx.QueryRow(ctx, `
+SELECT id::text, name, key, status, created_at, started_at, finished_at, input, output
+FROM qf_workflow WHERE id = $1`, id).Scan(&ws.ID, &ws.Name, &ws.Key, &ws.Status, &ws.CreatedAt,
+		&ws.StartedAt, &ws.FinishedAt, &ws.Input, &ws.Output)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("status of %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("status of %s: %w", id, err)
+	}
+
+	rows, err := tx.Query(ctx, `
+SELECT idx, parent_idx, path, kind, deps, state, run, attempt_base, job_id, attempts,
+       started_at, finished_at, output, error
+FROM qf_node WHERE workflow_id = $1 ORDER BY idx`, id)
+	if err != nil {
+		return nil, fmt.Errorf("status of %s: nodes: %w", id, err)
+	}
+	type nodeRow struct {
+		NodeStatus
+		idx, parent, run, base int32
+		deps                   []int32
+		stored                 string
+	}
+	var nodes []nodeRow
+	byIdx := map[int32]int{}
+	live := false
+	for rows.Next() {
+		var n nodeRow
+		if err := rows.Scan(&n.idx, &n.parent, &n.ID, &n.Kind, &n.deps, &n.stored, &n.run, &n.base, &n.JobID,
+			&n.Attempts, &n.StartedAt, &n.FinishedAt, &n.Output, &n.Error); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("status of %s: nodes: %w", id, err)
+		}
+		byIdx[n.idx] = len(nodes)
+		live = live || n.stored == "enqueued"
+		nodes = append(nodes, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("status of %s: nodes: %w", id, err)
+	}
+
+	jobs := map[[2]int32]liveJob{}
+	if live {
+		if jobs, err = liveJobs(ctx, tx, id); err != nil {
+			return nil, err
+		}
+	}
+
+	ws.Nodes = make([]NodeStatus, len(nodes))
+	for i := range nodes {
+		n := &nodes[i]
+		n.Deps = make([]string, len(n.deps))
+		for j, d := range n.deps {
+			n.Deps[j] = lastSegment(nodes[byIdx[d]].ID)
+		}
+		if n.parent >= 0 {
+			n.Parent = nodes[byIdx[n.parent]].ID
+		}
+		n.State = n.stored
+		switch n.stored {
+		case "active":
+			n.State = "running"
+		case "enqueued":
+			n.State = "available"
+			if j, ok := jobs[[2]int32{n.idx, n.run}]; ok {
+				n.State = j.nodeState()
+				n.JobID = &j.id
+				n.Attempts = int(n.base) + j.attempt
+				n.StartedAt = j.attemptedAt
+				n.Error = j.lastError()
+			}
+		}
+		ws.Nodes[i] = n.NodeStatus
+	}
+	return ws, nil
+}
+
+// liveJob is a River job of a node that is not final yet.
+type liveJob struct {
+	id          int64
+	state       string
+	attempt     int
+	attemptedAt *time.Time
+	errors      []json.RawMessage
+}
+
+// nodeState maps a job's state to the node's reported state.
+func (j liveJob) nodeState() string {
+	switch j.state {
+	case "running", "retryable":
+		return j.state
+	case "completed":
+		return "running" // completed, the node is being settled
+	case "discarded":
+		return "failed"
+	case "cancelled":
+		return "cancelled"
+	default: // available, scheduled, pending
+		return "available"
+	}
+}
+
+func (j liveJob) lastError() *string {
+	if len(j.errors) == 0 {
+		return nil
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(j.errors[len(j.errors)-1], &e) != nil || e.Error == "" {
+		return nil
+	}
+	return &e.Error
+}
+
+// liveJobs returns the newest job of each (node, run) of the workflow.
+func liveJobs(ctx context.Context, tx pgx.Tx, id string) (map[[2]int32]liveJob, error) {
+	rows, err := tx.Query(ctx, `
+SELECT id, state::text, attempt, attempted_at, coalesce(errors, '{}'),
+       (metadata->>'qf_n')::int, (metadata->>'qf_r')::int
+FROM river_job
+WHERE metadata @> jsonb_build_object('qf_wf', $1::text)
+ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("status of %s: jobs: %w", id, err)
+	}
+	defer rows.Close()
+	out := map[[2]int32]liveJob{}
+	for rows.Next() {
+		var j liveJob
+		var idx, run int32
+		if err := rows.Scan(&j.id, &j.state, &j.attempt, &j.attemptedAt, &j.errors, &idx, &run); err != nil {
+			return nil, fmt.Errorf("status of %s: jobs: %w", id, err)
+		}
+		out[[2]int32{idx, run}] = j
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("status of %s: jobs: %w", id, err)
+	}
+	return out, nil
+}
+
+func lastSegment(path string) string {
+	return path[strings.LastIndexByte(path, '/')+1:]
+}
+
+// WorkflowSummary is one row of List.
+type WorkflowSummary struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Key        *string    `json:"key,omitempty"`
+	Status     string     `json:"status"`
+	Nodes      int        `json:"nodes"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// ListParams filters List.
+type ListParams struct {
+	// Status keeps only workflows in this status; empty keeps all.
+	Status string
+	// Limit caps the number of rows, newest first. Defaults to 100.
+	Limit int
+}
+
+// List returns workflows, newest first.
+func (c *Client) List(ctx context.Context, params *ListParams) ([]WorkflowSummary, error) {
+	if params == nil {
+		params = &ListParams{}
+	}
+	limit := params.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	switch params.Status {
+	case "", "pending", "running", "completed", "failed", "cancelled":
+	default:
+		return nil, fmt.Errorf("list: unknown status %q (want pending, running, completed, failed or cancelled)", params.Status)
+	}
+	rows, err := c.pool.Query(ctx, `
+SELECT id::text, name, key, status, node_count, created_at, started_at, finished_at
+FROM qf_workflow
+WHERE $1 = '' OR status = $1
+ORDER BY created_at DESC
+LIMIT $2`, params.Status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list workflows: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (WorkflowSummary, error) {
+		var s WorkflowSummary
+		err := row.Scan(&s.ID, &s.Name, &s.Key, &s.Status, &s.Nodes, &s.CreatedAt, &s.StartedAt, &s.FinishedAt)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list workflows: %w", err)
+	}
+	return out, nil
+}
