@@ -67,7 +67,9 @@ func (m *middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 		defer cancel()
 	}
 	err := doInner(workCtx)
-	if timeout > 0 && errors.Is(context.Cause(workCtx), ErrTimeout) {
+	// River's own deadline for the job (the worker's Timeout, normally the
+	// same duration) may fire first; either way the node timed out.
+	if timeout > 0 && (errors.Is(context.Cause(workCtx), ErrTimeout) || errors.Is(workCtx.Err(), context.DeadlineExceeded)) {
 		if err == nil {
 			err = ErrTimeout
 		}
