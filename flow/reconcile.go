@@ -88,14 +88,18 @@ LIMIT 1000`, c.config.ReconcileGrace, ReconcileLookbackDefault)
 	if len(outcomes) == 0 {
 		return &ReconcileResult{}, nil
 	}
+	var settled int
 	if err := c.inTx(ctx, "reconcile", func(tx pgx.Tx) error {
-		_, err := c.finishNodeTx(ctx, tx, outcomes)
+		var err error
+		settled, err = c.finishNodeTx(ctx, tx, outcomes)
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	c.config.Logger.InfoContext(ctx, "flow: reconciler settled nodes from finished jobs", slog.Int("nodes", len(outcomes)))
-	return &ReconcileResult{Settled: len(outcomes)}, nil
+	if settled > 0 {
+		c.config.Logger.InfoContext(ctx, "flow: reconciler settled nodes from finished jobs", slog.Int("nodes", settled))
+	}
+	return &ReconcileResult{Settled: settled}, nil
 }
 
 // ReconcileArgs is the periodic job that runs Reconcile.

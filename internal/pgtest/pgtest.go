@@ -48,6 +48,17 @@ func ServerURL() string {
 // and returns a pool bound to it. The schema is dropped when the test ends.
 func New(t testing.TB) *DB {
 	t.Helper()
+	db := NewEmpty(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err := migrations.Migrate(ctx, db.Pool)
+	require.NoError(t, err)
+	return db
+}
+
+// NewEmpty is New without the migrations: an empty schema.
+func NewEmpty(t testing.TB) *DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -75,9 +86,6 @@ func New(t testing.TB) *DB {
 	// once statistics say river_job is empty (see DESIGN, measured facts).
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-
-	_, err = migrations.Migrate(ctx, pool)
 	require.NoError(t, err)
 
 	t.Cleanup(func() {
