@@ -110,31 +110,16 @@ type released struct {
 // Rows are locked in (workflow_id, idx) order so that two transactions
 // releasing overlapping dependents cannot deadlock.
 func (e *engine) releaseDependents(ctx context.Context, fin []finished) ([]released, error) {
-	type key = nodeRef
-	counts := map[key][2]int32{}
+	d := deltas{}
 	for _, f := range fin {
-		for _, d := range f.dependents {
-			c := counts[key{f.wf, d}]
-			c[0]++
-			if f.failure {
-				c[1]++
-			}
-			counts[key{f.wf, d}] = c
+		for _, dep := range f.dependents {
+			d.add(nodeRef{f.wf, dep}, 1, f.failure)
 		}
 	}
-	if len(counts) == 0 {
+	if len(d) == 0 {
 		return nil, nil
 	}
-	keys := make([]key, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sortRefs(keys)
-	wfs, idxs, ns, nfs := make([]string, len(keys)), make([]int32, len(keys)), make([]int32, len(keys)), make([]int32, len(keys))
-	for i, k := range keys {
-		wfs[i], idxs[i], ns[i], nfs[i] = k.wf, k.idx, counts[k][0], counts[k][1]
-	}
-
+	wfs, idxs, ns, nfs := d.arrays()
 	rows, err := e.tx.Query(ctx, sqlReleaseDependents, wfs, idxs, ns, nfs)
 	if err != nil {
 		return nil, fmt.Errorf("release dependents: %w", err)
@@ -151,15 +136,7 @@ func (e *engine) releaseDependents(ctx context.Context, fin []finished) ([]relea
 	return out, nil
 }
 
-const sqlReleaseDependents = `
-WITH d AS (
-    SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS d(workflow_id, idx, n, nf)
-), locked AS (
-    SELECT q.workflow_id, q.idx
-    FROM qf_node q JOIN d ON q.workflow_id = d.workflow_id AND q.idx = d.idx
-    ORDER BY q.workflow_id, q.idx
-    FOR UPDATE OF q
-), upd AS (
+const sqlReleaseDependents = sqlLockDeltas + `, upd AS (
     UPDATE qf_node q SET
         remaining_deps = q.remaining_deps - d.n,
         failed_deps    = q.failed_deps + d.nf,
@@ -249,33 +226,21 @@ WHERE workflow_id = $1 AND path LIKE $2 AND state IN ('waiting', 'active')`,
 // final in the same statement (failed when any member failed or was
 // cancelled) and is returned for the next round.
 func (e *engine) rollUpParents(ctx context.Context, fin []finished) ([]finished, error) {
-	counts := map[nodeRef][2]int32{}
+	d := deltas{}
 	for _, f := range fin {
 		if f.parent < 0 || (!f.sink && !f.failure) {
 			continue
 		}
-		k := nodeRef{f.wf, f.parent}
-		c := counts[k]
+		var n int32
 		if f.sink {
-			c[0]++
+			n = 1
 		}
-		if f.failure {
-			c[1]++
-		}
-		counts[k] = c
+		d.add(nodeRef{f.wf, f.parent}, n, f.failure)
 	}
-	if len(counts) == 0 {
+	if len(d) == 0 {
 		return nil, nil
 	}
-	keys := make([]nodeRef, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sortRefs(keys)
-	wfs, idxs, ns, nfs := make([]string, len(keys)), make([]int32, len(keys)), make([]int32, len(keys)), make([]int32, len(keys))
-	for i, k := range keys {
-		wfs[i], idxs[i], ns[i], nfs[i] = k.wf, k.idx, counts[k][0], counts[k][1]
-	}
+	wfs, idxs, ns, nfs := d.arrays()
 	rows, err := e.tx.Query(ctx, sqlRollUpParents, wfs, idxs, ns, nfs)
 	if err != nil {
 		return nil, fmt.Errorf("roll up groups: %w", err)
@@ -293,15 +258,7 @@ func (e *engine) rollUpParents(ctx context.Context, fin []finished) ([]finished,
 	return out, nil
 }
 
-const sqlRollUpParents = `
-WITH d AS (
-    SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS d(workflow_id, idx, n, nf)
-), locked AS (
-    SELECT q.workflow_id, q.idx
-    FROM qf_node q JOIN d ON q.workflow_id = d.workflow_id AND q.idx = d.idx
-    ORDER BY q.workflow_id, q.idx
-    FOR UPDATE OF q
-), upd AS (
+const sqlRollUpParents = sqlLockDeltas + `, upd AS (
 UPDATE qf_node q SET
     remaining_children = q.remaining_children - d.n,
     failed_children    = q.failed_children + d.nf,
@@ -402,6 +359,49 @@ WITH d AS (
     RETURNING w.id, w.remaining
 )
 SELECT id::text FROM upd WHERE remaining = 0`
+
+// sqlLockDeltas starts the counter statements: d holds per-node deltas
+// ($1 workflow ids, $2 node indexes, $3 finished count n, $4 failure count
+// nf), and locked takes the row locks in (workflow_id, idx) order, so two
+// transactions that touch overlapping rows wait for each other instead of
+// deadlocking.
+const sqlLockDeltas = `
+WITH d AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[]) AS d(workflow_id, idx, n, nf)
+), locked AS (
+    SELECT q.workflow_id, q.idx
+    FROM qf_node q JOIN d ON q.workflow_id = d.workflow_id AND q.idx = d.idx
+    ORDER BY q.workflow_id, q.idx
+    FOR UPDATE OF q
+)`
+
+// deltas accumulates counter changes per node: how many of its deps (or
+// members) finished, and how many of those failed.
+type deltas map[nodeRef][2]int32
+
+func (d deltas) add(k nodeRef, n int32, failure bool) {
+	c := d[k]
+	c[0] += n
+	if failure {
+		c[1]++
+	}
+	d[k] = c
+}
+
+// arrays returns the deltas as parallel arrays for sqlLockDeltas, sorted by
+// node.
+func (d deltas) arrays() (wfs []string, idxs, ns, nfs []int32) {
+	keys := make([]nodeRef, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sortRefs(keys)
+	wfs, idxs, ns, nfs = make([]string, len(keys)), make([]int32, len(keys)), make([]int32, len(keys)), make([]int32, len(keys))
+	for i, k := range keys {
+		wfs[i], idxs[i], ns[i], nfs[i] = k.wf, k.idx, d[k][0], d[k][1]
+	}
+	return wfs, idxs, ns, nfs
+}
 
 // sortRefs orders refs by (workflow, index): the order every statement here
 // locks rows in.
