@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -256,14 +258,30 @@ func TestMalformedSpecWritesNothing(t *testing.T) {
 		{"bad priority", "name: c\nnodes: [{id: a, kind: noop, priority: urgent}]\n", dag.ErrInvalidPriority},
 		{"key held by other spec", "name: other\nkey: taken\nnodes: [{id: a, kind: noop}]\n", flow.ErrKeyConflict},
 	}
+	submit := func(name string, spec *dag.Spec, want error) {
+		_, err := b.client.Submit(ctx, spec, nil)
+		require.Error(t, err, name)
+		require.True(t, errors.Is(err, want), "%s: got %v", name, err)
+		require.Equal(t, before, pgtest.Counts(t, b.db.Pool), name)
+	}
 	for _, tt := range tests {
 		spec, err := dag.ParseBytes([]byte(tt.spec))
 		require.NoError(t, err, tt.name)
-		_, err = b.client.Submit(ctx, spec, nil)
-		require.Error(t, err, tt.name)
-		require.True(t, errors.Is(err, tt.want), "%s: got %v", tt.name, err)
-		require.Equal(t, before, pgtest.Counts(t, b.db.Pool), tt.name)
+		submit(tt.name, spec, tt.want)
 	}
+
+	// Built in Go, past the parser: the limits still hold at submit.
+	big := &dag.Spec{Name: "big", Nodes: []dag.Node{
+		{ID: "ok", Kind: "noop"},
+		{ID: "huge", Kind: "noop", Args: json.RawMessage(`{"blob":"` + strings.Repeat("x", dag.MaxArgsBytes) + `"}`)},
+	}}
+	submit("args over 1 MiB", big, dag.ErrArgsTooLarge)
+
+	deep := dag.Node{ID: "leaf", Kind: "noop"}
+	for i := 0; i < dag.MaxDepth; i++ {
+		deep = dag.Node{ID: fmt.Sprintf("g%d", i), Nodes: []dag.Node{deep}}
+	}
+	submit("33 levels", &dag.Spec{Name: "deep", Nodes: []dag.Node{deep}}, dag.ErrTooDeep)
 }
 
 func TestReconcileSettlesJobsFinishedOutsideTheMiddleware(t *testing.T) {

@@ -138,6 +138,11 @@ FROM qf_node WHERE workflow_id = $1 ORDER BY idx`, id)
 			}
 		}
 		ws.Nodes[i] = n.NodeStatus
+		// River marks a job running when it fetches it, a moment before the
+		// middleware moves the workflow to running: report one picture.
+		if ws.Status == "pending" && n.State != "available" && n.State != "waiting" {
+			ws.Status = "running"
+		}
 	}
 	return ws, nil
 }

@@ -59,17 +59,19 @@ func (m *middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 	ctx = context.WithValue(ctx, nodeRunKey{}, run)
 
 	workCtx := ctx
-	var timeout time.Duration
+	var (
+		timeout      time.Duration
+		nodeDeadline time.Time
+	)
 	if meta.TimeoutMS > 0 {
 		timeout = time.Duration(meta.TimeoutMS) * time.Millisecond
+		nodeDeadline = time.Now().Add(timeout)
 		var cancel context.CancelFunc
 		workCtx, cancel = context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 		defer cancel()
 	}
 	err := doInner(workCtx)
-	// River's own deadline for the job (the worker's Timeout, normally the
-	// same duration) may fire first; either way the node timed out.
-	if timeout > 0 && (errors.Is(context.Cause(workCtx), ErrTimeout) || errors.Is(workCtx.Err(), context.DeadlineExceeded)) {
+	if timeout > 0 && nodeTimedOut(workCtx, nodeDeadline) {
 		if err == nil {
 			err = ErrTimeout
 		}
@@ -104,6 +106,19 @@ func (m *middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 		}
 	}
 	return err
+}
+
+// nodeTimedOut reports whether the node's own timeout ended the work: our
+// deadline fired, or River's deadline for the job fired first at (about) the
+// same instant because the worker's Timeout returns the node's timeout. A
+// much earlier River deadline (the client's JobTimeout) is not the node's.
+func nodeTimedOut(workCtx context.Context, nodeDeadline time.Time) bool {
+	if errors.Is(context.Cause(workCtx), ErrTimeout) {
+		return true
+	}
+	deadline, ok := workCtx.Deadline()
+	return ok && errors.Is(workCtx.Err(), context.DeadlineExceeded) &&
+		nodeDeadline.Sub(deadline) < 100*time.Millisecond
 }
 
 // isFinalFailure reports whether River will not run the job again after it
