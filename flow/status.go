@@ -140,7 +140,7 @@ FROM qf_node WHERE workflow_id = $1 ORDER BY idx`, id)
 		ws.Nodes[i] = n.NodeStatus
 		// River marks a job running when it fetches it, a moment before the
 		// middleware moves the workflow to running: report one picture.
-		if ws.Status == "pending" && n.State != "available" && n.State != "waiting" {
+		if ws.Status == "pending" && n.stored == "enqueued" && (n.State == "running" || n.State == "retryable") {
 			ws.Status = "running"
 		}
 	}

@@ -1,0 +1,43 @@
+// Package flow runs hierarchical task DAGs (package dag) on River and
+// PostgreSQL. Every runnable node becomes a River job; the worker that
+// finishes a node completes its job and enqueues the nodes that became
+// ready in the same transaction, so the database is the only record of a
+// workflow's progress and any process may die at any moment without losing
+// or duplicating it.
+//
+// # Submitting
+//
+// A Client submits specs (Submit, SubmitTx), reports on them (Status, List),
+// and cancels (Cancel, CancelTx) and retries (Retry, RetryTx) them. Methods
+// ending in Tx run in the caller's transaction, which the caller commits or
+// rolls back; the others open and commit their own.
+//
+//	client, err := flow.NewClient(pool, nil)
+//	if err != nil {
+//		// handle error
+//	}
+//	res, err := client.Submit(ctx, spec, nil)
+//	if err != nil {
+//		// handle error: a *dag.ValidationError, ErrKeyConflict, ...
+//	}
+//
+// # Working
+//
+// Workers are ordinary River workers: a node's job carries the node's args,
+// and its kind is the node's kind. RiverConfig adds what turns them into
+// workflow nodes: the middleware (Middleware) that stores each node's output
+// and releases its dependents in the transaction that completes the job,
+// the periodic reconciler (Reconcile), and fetch settings that start a
+// released node within milliseconds. From inside Work, a node reads the
+// workflow's input (Input) and its deps' outputs (DepOutputs), sets its
+// output (SetOutput, or River's RecordOutput), adds a sub-DAG under itself
+// (Expand), and may complete itself in its own transaction alongside its
+// own writes (CompleteNodeTx).
+//
+// # Guarantees
+//
+// A node is enqueued only when all its deps are final, and is recorded
+// final exactly once, however many parents finish at the same instant and
+// however often River hands its job out. docs/ARCHITECTURE.md lists the
+// statements of the completion transaction and why they are race-free.
+package flow
