@@ -16,7 +16,8 @@ import (
 // and never before all of its parents completed. Without the row lock on the
 // join's counter, concurrent decrements would lose updates and the join
 // would never run; without the zero test in the same statement, it would be
-// released more than once.
+// released more than once; released one parent early, it would start while
+// the straggler parent still sleeps.
 func TestFanInRace(t *testing.T) {
 	t.Parallel()
 
@@ -34,7 +35,14 @@ func TestFanInRace(t *testing.T) {
 	spec.WriteString("name: fanin\nnodes:\n  - {id: root, kind: noop}\n")
 	deps := make([]string, parents)
 	for i := 0; i < parents; i++ {
-		fmt.Fprintf(&spec, "  - {id: p%d, kind: noop, deps: [root]}\n", i)
+		// One straggler: a join released before its last parent completed
+		// would start while the straggler still sleeps, which the checks
+		// below see whatever the timing of the other parents.
+		kind := "kind: noop"
+		if i == parents-1 { // fetched last: River fetches in id order
+			kind = "kind: sleep, args: {ms: 300}"
+		}
+		fmt.Fprintf(&spec, "  - {id: p%d, %s, deps: [root]}\n", i, kind)
 		deps[i] = fmt.Sprintf("p%d", i)
 	}
 	fmt.Fprintf(&spec, "  - {id: join, kind: echo, deps: [%s]}\n", strings.Join(deps, ", "))
@@ -60,6 +68,12 @@ SELECT count(*) FROM river_job p, j
 WHERE p.metadata @> jsonb_build_object('qf_wf', $1::text) AND p.id <> j.id
   AND (p.finalized_at IS NULL OR p.finalized_at > j.attempted_at)`, id).Scan(&early))
 		require.Zero(t, early, "round %d: join started before %d parents completed", round, early)
+
+		var earlyNodes int
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `
+SELECT count(*) FROM qf_node j JOIN qf_node p ON p.workflow_id = j.workflow_id AND p.idx = ANY (j.deps)
+WHERE j.workflow_id = $1 AND j.path = 'join' AND p.finished_at > j.started_at`, id).Scan(&earlyNodes))
+		require.Zero(t, earlyNodes, "round %d: join node started before %d parent nodes finished", round, earlyNodes)
 
 		var nodes, done int
 		require.NoError(t, b.db.Pool.QueryRow(ctx, `
