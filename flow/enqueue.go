@@ -23,6 +23,17 @@ type leafRow struct {
 	attemptBase int32
 }
 
+// sqlLeafColumns are the qf_node columns (alias q) that fill a leafRow, in
+// the order of leafRow.dest.
+const sqlLeafColumns = `q.workflow_id::text, q.idx, q.path, q.kind, q.args, q.queue, q.priority,
+    q.max_attempts, q.timeout_ms, q.run, q.attempt_base`
+
+// dest returns scan destinations for sqlLeafColumns.
+func (l *leafRow) dest() []any {
+	return []any{&l.wf, &l.idx, &l.path, &l.kind, &l.args, &l.queue, &l.priority,
+		&l.maxAttempts, &l.timeoutMS, &l.run, &l.attemptBase}
+}
+
 // jobMeta is the part of a River job's metadata that ties the job to its
 // node. The job's args are the node's args verbatim, so a worker written for
 // plain River decodes them as usual.

@@ -102,15 +102,14 @@ WHERE id = $1`, id, plan.workflowRemaining); err != nil {
 		return nil, fmt.Errorf("retry workflow %s: reset workflow: %w", id, err)
 	}
 
-	rows, err := tx.Query(ctx, `
-SELECT workflow_id::text, idx, path, kind, args, queue, priority, max_attempts, timeout_ms, run, attempt_base
-FROM qf_node WHERE workflow_id = $1 AND idx = ANY ($2::int[])`, id, plan.enqueue)
+	rows, err := tx.Query(ctx, `SELECT `+sqlLeafColumns+`
+FROM qf_node q WHERE q.workflow_id = $1 AND q.idx = ANY ($2::int[])`, id, plan.enqueue)
 	if err != nil {
 		return nil, fmt.Errorf("retry workflow %s: read ready nodes: %w", id, err)
 	}
 	ready, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (leafRow, error) {
 		var l leafRow
-		err := row.Scan(&l.wf, &l.idx, &l.path, &l.kind, &l.args, &l.queue, &l.priority, &l.maxAttempts, &l.timeoutMS, &l.run, &l.attemptBase)
+		err := row.Scan(l.dest()...)
 		return l, err
 	})
 	if err != nil {

@@ -43,8 +43,6 @@ type engine struct {
 	// ready collects the leaves that got state 'enqueued' in this
 	// transaction and need a River job.
 	ready []leafRow
-	// workflowsDone lists workflows that reached a final status.
-	workflowsDone []string
 }
 
 // settle propagates the given final nodes until nothing more changes:
@@ -126,8 +124,7 @@ func (e *engine) releaseDependents(ctx context.Context, fin []finished) ([]relea
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (released, error) {
 		var r released
-		err := row.Scan(&r.wf, &r.idx, &r.state, &r.parent, &r.dependents, &r.sink, &r.path, &r.kind, &r.args,
-			&r.queue, &r.priority, &r.maxAttempts, &r.timeoutMS, &r.run, &r.attemptBase)
+		err := row.Scan(append([]any{&r.state, &r.parent, &r.dependents, &r.sink}, r.dest()...)...)
 		return r, err
 	})
 	if err != nil {
@@ -155,8 +152,7 @@ const sqlReleaseDependents = sqlLockDeltas + `, upd AS (
     WHERE q.workflow_id = d.workflow_id AND q.idx = d.idx AND q.state = 'waiting'
     RETURNING q.workflow_id, q.idx, q.state, q.remaining_deps
 )
-SELECT u.workflow_id::text, u.idx, u.state, q.parent_idx, q.dependents, q.dependents = '{}' OR q.rollup_sink, q.path, q.kind, q.args,
-       q.queue, q.priority, q.max_attempts, q.timeout_ms, q.run, q.attempt_base
+SELECT u.state, q.parent_idx, q.dependents, q.dependents = '{}' OR q.rollup_sink, ` + sqlLeafColumns + `
 FROM upd u JOIN qf_node q ON q.workflow_id = u.workflow_id AND q.idx = u.idx
 WHERE u.remaining_deps = 0`
 
@@ -176,8 +172,7 @@ func (e *engine) activate(ctx context.Context, groups []nodeRef) error {
 		}
 		members, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (released, error) {
 			var r released
-			err := row.Scan(&r.wf, &r.idx, &r.state, &r.path, &r.kind, &r.args,
-				&r.queue, &r.priority, &r.maxAttempts, &r.timeoutMS, &r.run, &r.attemptBase)
+			err := row.Scan(append([]any{&r.state}, r.dest()...)...)
 			return r, err
 		})
 		if err != nil {
@@ -203,8 +198,7 @@ UPDATE qf_node q SET state = CASE WHEN q.kind IS NULL THEN 'active' ELSE 'enqueu
 FROM g
 WHERE q.workflow_id = g.workflow_id AND q.parent_idx = g.idx
   AND q.remaining_deps = 0 AND q.state = 'waiting'
-RETURNING q.workflow_id::text, q.idx, q.state, q.path, q.kind, q.args,
-          q.queue, q.priority, q.max_attempts, q.timeout_ms, q.run, q.attempt_base`
+RETURNING q.state, ` + sqlLeafColumns
 
 // finalizeSubtree gives every waiting node inside a skipped or cancelled
 // group the group's state. Those nodes never ran and count for nothing: the
@@ -245,13 +239,7 @@ func (e *engine) rollUpParents(ctx context.Context, fin []finished) ([]finished,
 	if err != nil {
 		return nil, fmt.Errorf("roll up groups: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (finished, error) {
-		var f finished
-		var state string
-		err := row.Scan(&f.wf, &f.idx, &f.parent, &f.dependents, &f.sink, &state)
-		f.failure = state == "failed"
-		return f, err
-	})
+	out, err := pgx.CollectRows(rows, scanFinished)
 	if err != nil {
 		return nil, fmt.Errorf("roll up groups: %w", err)
 	}
@@ -290,41 +278,24 @@ SELECT workflow_id::text, idx, parent_idx, dependents, sink, state FROM upd WHER
 // workflow whose remaining reaches zero gets its final status and output in
 // the same statement.
 func (e *engine) rollUpWorkflows(ctx context.Context, fin []finished) error {
-	counts := map[string][2]int32{}
+	d := deltas{}
 	for _, f := range fin {
 		if f.parent >= 0 || (!f.sink && !f.failure) {
 			continue
 		}
-		c := counts[f.wf]
+		var n int32
 		if f.sink {
-			c[0]++
+			n = 1
 		}
-		if f.failure {
-			c[1]++
-		}
-		counts[f.wf] = c
+		d.add(nodeRef{wf: f.wf, idx: -1}, n, f.failure)
 	}
-	if len(counts) == 0 {
+	if len(d) == 0 {
 		return nil
 	}
-	wfs := make([]string, 0, len(counts))
-	for wf := range counts {
-		wfs = append(wfs, wf)
-	}
-	sort.Strings(wfs)
-	ns, nfs := make([]int32, len(wfs)), make([]int32, len(wfs))
-	for i, wf := range wfs {
-		ns[i], nfs[i] = counts[wf][0], counts[wf][1]
-	}
-	rows, err := e.tx.Query(ctx, sqlRollUpWorkflows, wfs, ns, nfs)
-	if err != nil {
+	wfs, _, ns, nfs := d.arrays()
+	if _, err := e.tx.Exec(ctx, sqlRollUpWorkflows, wfs, ns, nfs); err != nil {
 		return fmt.Errorf("roll up workflows: %w", err)
 	}
-	done, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("roll up workflows: %w", err)
-	}
-	e.workflowsDone = append(e.workflowsDone, done...)
 	return nil
 }
 
@@ -335,8 +306,8 @@ WITH d AS (
     SELECT w.id FROM qf_workflow w JOIN d ON w.id = d.id
     ORDER BY w.id
     FOR UPDATE OF w
-), upd AS (
-    UPDATE qf_workflow w SET
+)
+UPDATE qf_workflow w SET
         remaining = w.remaining - d.n,
         failed    = w.failed + d.nf,
         status = CASE
@@ -355,10 +326,7 @@ WITH d AS (
             ELSE w.output
         END
     FROM d JOIN locked l ON l.id = d.id
-    WHERE w.id = d.id AND w.status IN ('pending', 'running')
-    RETURNING w.id, w.remaining
-)
-SELECT id::text FROM upd WHERE remaining = 0`
+    WHERE w.id = d.id AND w.status IN ('pending', 'running')`
 
 // sqlLockDeltas starts the counter statements: d holds per-node deltas
 // ($1 workflow ids, $2 node indexes, $3 finished count n, $4 failure count

@@ -221,26 +221,21 @@ func (c *Client) finishNodeTx(ctx context.Context, tx pgx.Tx, outcomes []nodeOut
 	if err != nil {
 		return 0, fmt.Errorf("record node outcome: %w", err)
 	}
-	fin, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (finished, error) {
-		var f finished
-		var state string
-		err := row.Scan(&f.wf, &f.idx, &f.parent, &f.dependents, &f.sink, &state)
-		f.failure = state == "failed" || state == "cancelled"
-		return f, err
-	})
+	fin, err := pgx.CollectRows(rows, scanFinished)
 	if err != nil {
 		return 0, fmt.Errorf("record node outcome: %w", err)
 	}
 
+	expansions := map[nodeRef]*expansion{}
+	for _, o := range outcomes {
+		if o.state == "completed" && o.run.expansion != nil {
+			expansions[nodeRef{o.run.meta.Workflow, o.run.meta.Node}] = o.run.expansion
+		}
+	}
 	e := &engine{tx: tx}
 	var final []finished
 	for _, f := range fin {
-		var exp *expansion
-		for _, o := range outcomes {
-			if o.run.meta.Workflow == f.wf && o.run.meta.Node == f.idx && o.state == "completed" {
-				exp = o.run.expansion
-			}
-		}
+		exp := expansions[f.nodeRef]
 		if exp == nil {
 			final = append(final, f)
 			continue
@@ -287,6 +282,16 @@ WITH o AS (
     RETURNING q.workflow_id, q.idx, q.parent_idx, q.dependents, q.dependents = '{}' OR q.rollup_sink AS sink, q.state
 )
 SELECT workflow_id::text, idx, parent_idx, dependents, sink, state FROM upd`
+
+// scanFinished reads (workflow_id, idx, parent_idx, dependents, sink,
+// state) rows of nodes that just became final.
+func scanFinished(row pgx.CollectableRow) (finished, error) {
+	var f finished
+	var state string
+	err := row.Scan(&f.wf, &f.idx, &f.parent, &f.dependents, &f.sink, &state)
+	f.failure = state == "failed" || state == "cancelled"
+	return f, err
+}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
