@@ -34,6 +34,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (*CancelResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.report(settleStats{finished: map[string]int{"cancelled": 1}})
 	return res, nil
 }
 

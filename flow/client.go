@@ -47,6 +47,10 @@ type Config struct {
 	// ReconcileInterval is how often the elected leader runs the reconciler
 	// (see RiverConfig). Defaults to ReconcileIntervalDefault.
 	ReconcileInterval time.Duration
+
+	// Observer, when set, is told what the runtime did (nodes released,
+	// workflows finished, dead workers swept), for metrics.
+	Observer Observer
 }
 
 func (c *Config) withDefaults() *Config {

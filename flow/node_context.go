@@ -22,6 +22,7 @@ type nodeRun struct {
 	completedInTx bool
 	expansion     *expansion
 	output        json.RawMessage
+	stats         settleStats // what the completion did, reported after commit
 
 	loadOnce sync.Once
 	loadErr  error

@@ -88,14 +88,18 @@ LIMIT 1000`, c.config.ReconcileGrace, ReconcileLookbackDefault)
 	if len(outcomes) == 0 {
 		return &ReconcileResult{}, nil
 	}
-	var settled int
+	var (
+		settled int
+		stats   settleStats
+	)
 	if err := c.inTx(ctx, "reconcile", func(tx pgx.Tx) error {
 		var err error
-		settled, err = c.finishNodeTx(ctx, tx, outcomes)
+		settled, stats, err = c.finishNodeTx(ctx, tx, outcomes)
 		return err
 	}); err != nil {
 		return nil, err
 	}
+	c.report(stats)
 	if settled > 0 {
 		c.config.Logger.InfoContext(ctx, "flow: reconciler settled nodes from finished jobs", slog.Int("nodes", settled))
 	}

@@ -43,6 +43,13 @@ type engine struct {
 	// ready collects the leaves that got state 'enqueued' in this
 	// transaction and need a River job.
 	ready []leafRow
+	// finished counts workflows that reached a final status, by status.
+	finished map[string]int
+}
+
+// stats returns what the engine did, for the Observer.
+func (e *engine) stats() settleStats {
+	return settleStats{released: len(e.ready), finished: e.finished}
 }
 
 // settle propagates the given final nodes until nothing more changes:
@@ -293,8 +300,21 @@ func (e *engine) rollUpWorkflows(ctx context.Context, fin []finished) error {
 		return nil
 	}
 	wfs, _, ns, nfs := d.arrays()
-	if _, err := e.tx.Exec(ctx, sqlRollUpWorkflows, wfs, ns, nfs); err != nil {
+	rows, err := e.tx.Query(ctx, sqlRollUpWorkflows, wfs, ns, nfs)
+	if err != nil {
 		return fmt.Errorf("roll up workflows: %w", err)
+	}
+	statuses, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("roll up workflows: %w", err)
+	}
+	for _, s := range statuses {
+		if s == "completed" || s == "failed" {
+			if e.finished == nil {
+				e.finished = map[string]int{}
+			}
+			e.finished[s]++
+		}
 	}
 	return nil
 }
@@ -326,7 +346,8 @@ UPDATE qf_workflow w SET
             ELSE w.output
         END
     FROM d JOIN locked l ON l.id = d.id
-    WHERE w.id = d.id AND w.status IN ('pending', 'running')`
+    WHERE w.id = d.id AND w.status IN ('pending', 'running')
+RETURNING w.status`
 
 // sqlLockDeltas starts the counter statements: d holds per-node deltas
 // ($1 workflow ids, $2 node indexes, $3 finished count n, $4 failure count

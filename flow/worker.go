@@ -82,25 +82,37 @@ func (m *middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 	defer cancel()
 	if err == nil {
 		run.mu.Lock()
-		done := run.completedInTx
+		done, stats := run.completedInTx, run.stats
 		run.mu.Unlock()
 		if done {
+			c.report(stats)
 			return nil
 		}
-		return c.inTx(dbCtx, "complete node "+meta.Path, func(tx pgx.Tx) error {
+		if err := c.inTx(dbCtx, "complete node "+meta.Path, func(tx pgx.Tx) error {
 			_, err := c.completeNodeTx(dbCtx, tx, run)
 			return err
-		})
+		}); err != nil {
+			return err
+		}
+		run.mu.Lock()
+		stats = run.stats
+		run.mu.Unlock()
+		c.report(stats)
+		return nil
 	}
 	if isFinalFailure(job, err) {
 		state := "failed"
 		if errors.Is(err, &river.JobCancelError{}) {
 			state = "cancelled"
 		}
+		var stats settleStats
 		if txErr := c.inTx(dbCtx, "fail node "+meta.Path, func(tx pgx.Tx) error {
-			_, err := c.finishNodeTx(dbCtx, tx, []nodeOutcome{{run: run, state: state, err: err.Error()}})
-			return err
-		}); txErr != nil {
+			var err2 error
+			_, stats, err2 = c.finishNodeTx(dbCtx, tx, []nodeOutcome{{run: run, state: state, err: err.Error()}})
+			return err2
+		}); txErr == nil {
+			c.report(stats)
+		} else {
 			c.config.Logger.ErrorContext(ctx, "flow: record node failure; the reconciler will settle it",
 				slog.String("node", meta.Path), slog.String("workflow", meta.Workflow), slog.String("err", txErr.Error()))
 		}
@@ -180,8 +192,14 @@ func (c *Client) completeNodeTx(ctx context.Context, tx pgx.Tx, run *nodeRun) (b
 	if len(output) > dag.MaxOutputBytes {
 		return false, fmt.Errorf("%w: %s produced %d bytes (limit %d)", ErrOutputTooLarge, run.meta.Path, len(output), dag.MaxOutputBytes)
 	}
-	n, err := c.finishNodeTx(ctx, tx, []nodeOutcome{{run: run, state: "completed", output: output}})
-	return n == 1, err
+	n, stats, err := c.finishNodeTx(ctx, tx, []nodeOutcome{{run: run, state: "completed", output: output}})
+	if err != nil {
+		return false, err
+	}
+	run.mu.Lock()
+	run.stats = stats
+	run.mu.Unlock()
+	return n == 1, nil
 }
 
 // nodeOutcome is how a node's job ended.
@@ -195,8 +213,9 @@ type nodeOutcome struct {
 // finishNodeTx records the outcomes of many jobs' nodes in tx and settles
 // what follows. A node that is no longer enqueued for the job's run (it was
 // cancelled, or a replayed job finds it already final) is left unchanged, so
-// a replay changes nothing. It returns the number of nodes it settled.
-func (c *Client) finishNodeTx(ctx context.Context, tx pgx.Tx, outcomes []nodeOutcome) (int, error) {
+// a replay changes nothing. It returns the number of nodes it settled and
+// what settling them did, to report to the Observer after commit.
+func (c *Client) finishNodeTx(ctx context.Context, tx pgx.Tx, outcomes []nodeOutcome) (int, settleStats, error) {
 	n := len(outcomes)
 	wfs, idxs, runs, states := make([]string, n), make([]int32, n), make([]int32, n), make([]string, n)
 	outputs, errs := make([]*string, n), make([]*string, n)
@@ -219,11 +238,11 @@ func (c *Client) finishNodeTx(ctx context.Context, tx pgx.Tx, outcomes []nodeOut
 	}
 	rows, err := tx.Query(ctx, sqlFinishNodes, wfs, idxs, runs, states, outputs, errs, attempts, jobIDs, started, children)
 	if err != nil {
-		return 0, fmt.Errorf("record node outcome: %w", err)
+		return 0, settleStats{}, fmt.Errorf("record node outcome: %w", err)
 	}
 	fin, err := pgx.CollectRows(rows, scanFinished)
 	if err != nil {
-		return 0, fmt.Errorf("record node outcome: %w", err)
+		return 0, settleStats{}, fmt.Errorf("record node outcome: %w", err)
 	}
 
 	expansions := map[nodeRef]*expansion{}
@@ -242,14 +261,17 @@ func (c *Client) finishNodeTx(ctx context.Context, tx pgx.Tx, outcomes []nodeOut
 		}
 		roots, err := c.applyExpansionTx(ctx, tx, f.wf, f.idx, exp)
 		if err != nil {
-			return 0, err
+			return 0, settleStats{}, err
 		}
 		e.ready = append(e.ready, roots...)
 	}
 	if err := e.settle(ctx, final); err != nil {
-		return 0, err
+		return 0, settleStats{}, err
 	}
-	return len(fin), insertJobs(ctx, c.inserter, tx, e.ready)
+	if err := insertJobs(ctx, c.inserter, tx, e.ready); err != nil {
+		return 0, settleStats{}, err
+	}
+	return len(fin), e.stats(), nil
 }
 
 // sqlFinishNodes records job outcomes on nodes still enqueued for the same
