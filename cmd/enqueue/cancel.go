@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/quantumflow/quantumflow/flow"
+)
+
+func (a *app) cancelCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a pending or running workflow",
+		Long: `Cancel stops a workflow in one transaction: waiting nodes never start, queued
+jobs are cancelled, running jobs are asked to stop (their context is
+cancelled), and the workflow becomes cancelled. It prints how many nodes and
+jobs it cancelled; -o json prints {"id", "nodes", "jobs"}.
+
+Cancelling a workflow that already finished changes nothing, says so with the
+workflow's status, and exits 1.`,
+		Example: `  enqueue cancel 7b6a1f4e-3c2d-4b5a-9e8f-1a2b3c4d5e6f`,
+		Args:    idArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(cmd, output); err != nil {
+				return err
+			}
+			return a.cancelWorkflow(cmd.Context(), args[0], output)
+		},
+	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func (a *app) cancelWorkflow(ctx context.Context, id, output string) error {
+	client, err := a.client(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := client.Cancel(ctx, id)
+	if errors.Is(err, flow.ErrAlreadyFinished) {
+		return fmt.Errorf("workflow %s already finished (%s); nothing was cancelled", id, a.statusWord(ctx, client, id))
+	}
+	if err != nil {
+		return runtimeErr(ctx, err)
+	}
+	if output == outJSON {
+		return a.printJSON(struct {
+			ID    string `json:"id"`
+			Nodes int    `json:"nodes"`
+			Jobs  int    `json:"jobs"`
+		}{id, res.Nodes, res.Jobs})
+	}
+	fmt.Fprintf(a.stdout, "cancelled workflow %s: %s (%s stopped)\n", id, plural(res.Nodes, "node"), plural(res.Jobs, "job"))
+	return nil
+}
+
+// statusWord reads a workflow's status for a message; it says "status
+// unknown" rather than fail the message.
+func (a *app) statusWord(ctx context.Context, client *flow.Client, id string) string {
+	st, err := client.Status(ctx, id)
+	if err != nil {
+		return "status unknown"
+	}
+	return st.Status
+}

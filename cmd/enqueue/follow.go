@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/quantumflow/quantumflow/flow"
+	"github.com/quantumflow/quantumflow/internal/cliutil"
+)
+
+// maxFailedListed caps the failed nodes named when a followed workflow fails.
+const maxFailedListed = 20
+
+// progress is what the follower shows of a workflow.
+type progress struct {
+	status  string
+	total   int // nodes, groups included
+	final   int // nodes completed, failed, cancelled or skipped
+	failed  int // leaves that failed
+	elapsed time.Duration
+}
+
+func (p progress) String() string {
+	return fmt.Sprintf("%s: %d/%d nodes final, %d failed, %s", p.status, p.final, p.total, p.failed, fmtDuration(p.elapsed))
+}
+
+func isFinalState(state string) bool {
+	switch state {
+	case "completed", "failed", "cancelled", "skipped":
+		return true
+	}
+	return false
+}
+
+func isFinalStatus(status string) bool {
+	return status == "completed" || status == "failed" || status == "cancelled"
+}
+
+func (a *app) progressOf(st *flow.WorkflowStatus) progress {
+	p := progress{status: st.Status, total: len(st.Nodes)}
+	for i := range st.Nodes {
+		n := &st.Nodes[i]
+		if isFinalState(n.State) {
+			p.final++
+		}
+		if n.State == "failed" && n.Kind != nil {
+			p.failed++
+		}
+	}
+	end := a.now()
+	if st.FinishedAt != nil {
+		end = *st.FinishedAt
+	}
+	p.elapsed = max(end.Sub(st.CreatedAt), 0)
+	return p
+}
+
+// follow polls the workflow's status until it is final, reporting progress
+// on stderr. It returns nil when the workflow completed and an error with
+// ExitWorkflowFailed when it failed or was cancelled. With -o json the final
+// status goes to stdout.
+func (a *app) follow(ctx context.Context, client *flow.Client, id string, pollInterval time.Duration, output string) error {
+	rep := a.newReporter()
+	var last progress
+	for {
+		began := time.Now()
+		st, err := client.Status(ctx, id)
+		if err != nil {
+			rep.stop()
+			if ctx.Err() != nil {
+				return a.stoppedFollowing(ctx, id, last)
+			}
+			return runtimeErr(ctx, err)
+		}
+		last = a.progressOf(st)
+		if isFinalStatus(st.Status) {
+			rep.finish(last)
+			return a.finished(st, last, output)
+		}
+		rep.update(last)
+		// Status reads every node: on a large workflow, poll less often
+		// than it takes to read so that following never loads the server.
+		wait := max(pollInterval, 4*time.Since(began))
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			rep.stop()
+			return a.stoppedFollowing(ctx, id, last)
+		case <-timer.C:
+		}
+	}
+}
+
+// stoppedFollowing explains that only the following stopped.
+func (a *app) stoppedFollowing(ctx context.Context, id string, last progress) error {
+	why := "interrupted"
+	if errors.Is(context.Cause(ctx), errTimeout) {
+		why = "gave up after --timeout"
+	}
+	state := "still going"
+	if last.status != "" {
+		state = "still " + last.status
+	}
+	return fmt.Errorf("%s: stopped following workflow %s, which is %s and goes on without us "+
+		"(follow it again with 'enqueue wait %s', stop it with 'enqueue cancel %s')", why, id, state, id, id)
+}
+
+// finished reports a final workflow and returns its exit status.
+func (a *app) finished(st *flow.WorkflowStatus, p progress, output string) error {
+	if output == outJSON {
+		if err := a.printJSON(st); err != nil {
+			return err
+		}
+	}
+	if st.Status == "completed" {
+		fmt.Fprintf(a.stderr, "workflow %s (%s) completed: %d nodes in %s\n", st.ID, st.Name, p.total, fmtDuration(p.elapsed))
+		return nil
+	}
+	fmt.Fprintf(a.stderr, "workflow %s (%s) %s after %s: %s\n", st.ID, st.Name, st.Status, fmtDuration(p.elapsed), stateCounts(st.Nodes))
+	a.listFailures(st)
+	return cliutil.WithCode(cliutil.ExitWorkflowFailed, fmt.Errorf("workflow %s %s", st.ID, st.Status))
+}
+
+// listFailures names the leaves that failed (or were cancelled with an
+// error) and their errors, at most maxFailedListed of them.
+func (a *app) listFailures(st *flow.WorkflowStatus) {
+	var failed []*flow.NodeStatus
+	for i := range st.Nodes {
+		n := &st.Nodes[i]
+		if n.Kind != nil && (n.State == "failed" || (n.State == "cancelled" && n.Error != nil)) {
+			failed = append(failed, n)
+		}
+	}
+	for i, n := range failed {
+		if i == maxFailedListed {
+			fmt.Fprintf(a.stderr, "  ... and %d more (enqueue status %s --failed lists them all)\n", len(failed)-i, st.ID)
+			break
+		}
+		msg := "no error recorded"
+		if n.Error != nil {
+			msg = oneLine(*n.Error)
+		}
+		fmt.Fprintf(a.stderr, "  %s %s after %s: %s\n", n.ID, n.State, plural(n.Attempts, "attempt"), msg)
+	}
+}
+
+// stateCounts summarises nodes by state: "6 completed, 1 failed, 2 cancelled".
+func stateCounts(nodes []flow.NodeStatus) string {
+	order := []string{"completed", "failed", "cancelled", "skipped", "running", "retryable", "available", "waiting"}
+	counts := map[string]int{}
+	for i := range nodes {
+		counts[nodes[i].State]++
+	}
+	var parts []string
+	for _, s := range order {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+			delete(counts, s)
+		}
+	}
+	for s, c := range counts { // states added later
+		parts = append(parts, fmt.Sprintf("%d %s", c, s))
+	}
+	if len(parts) == 0 {
+		return "no nodes"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// oneLine keeps the first line of a message.
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
+}
+
+// fmtDuration prints a duration for people: 812ms, 4.1s, 2m03s, 3h05m.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		d = d.Round(time.Minute)
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+}
