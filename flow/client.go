@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -135,6 +139,49 @@ func (c *Client) inTx(ctx context.Context, what string, fn func(tx pgx.Tx) error
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
+}
+
+// inTxDurable is inTx for work that must reach the database, such as
+// recording a node's outcome after its job ran: besides deadlocks and
+// serialization failures it also retries lost connections and a server
+// that is restarting, with backoff, until ctx is done. fn must be
+// idempotent even when a previous attempt's commit succeeded unseen (the
+// connection dropped after COMMIT was sent); node completion is, because it
+// changes only nodes still enqueued for the job's run.
+func (c *Client) inTxDurable(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := c.inTx(ctx, what, fn)
+		if err == nil || !isConnError(err) || ctx.Err() != nil {
+			return err
+		}
+		c.config.Logger.WarnContext(ctx, "flow: database unreachable; retrying", slog.String("op", what),
+			slog.Int("attempt", attempt), slog.String("err", err.Error()))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up: %w)", err, context.Cause(ctx))
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// isConnError reports whether err means the database could not be reached
+// or went away: a failed connect, a dropped connection, or a server shutting
+// down or starting up (SQLSTATE classes 08 and 57P0x).
+func isConnError(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		strings.Contains(err.Error(), "conn closed") || pgconn.SafeToRetry(err)
 }
 
 // isRetryableTxError reports whether err is a deadlock (40P01) or a

@@ -90,11 +90,18 @@ func TestWorkerProcess(t *testing.T) {
 	workers := river.NewWorkers()
 	require.NoError(t, jobs.Register(workers))
 	river.AddWorker(workers, &recordWorker{pool: pool})
+	// River's defaults for JobTimeout and RescueStuckJobsAfter (an hour):
+	// the jobs a killed process held come back through the fleet's
+	// heartbeat sweep, within DeadAfter.
+	id := flow.NewWorkerID()
+	member, err := client.NewMember(flow.MemberConfig{ID: id, HeartbeatInterval: 100 * time.Millisecond, DeadAfter: time.Second})
+	require.NoError(t, err)
+	require.NoError(t, member.Join(ctx))
+	go member.Run(ctx) //nolint:errcheck
 	rc, err := river.NewClient(riverpgxv5.New(pool), client.RiverConfig(&river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
-		JobTimeout:           3 * time.Second,
-		RescueStuckJobsAfter: 3 * time.Second,
-		Workers:              workers,
+		ID:      id,
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
+		Workers: workers,
 	}))
 	require.NoError(t, err)
 	require.NoError(t, rc.Start(ctx))
@@ -166,19 +173,36 @@ CREATE TABLE qf_test_ledger (
 	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
 	_ = first.Wait()
 
-	var running int
-	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state = 'running'`).Scan(&running))
-	t.Logf("killed the first worker with %d jobs running", running)
+	rows, err := b.db.Pool.Query(ctx, `SELECT id FROM river_job WHERE state = 'running'`)
+	require.NoError(t, err)
+	runningIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	require.NoError(t, err)
+	t.Logf("killed the first worker with %d jobs running", len(runningIDs))
 
 	startWorkerProcess(t, b.db.URL)
-	st := b.waitFinished(t, id, 3*time.Minute)
+	// With River's own rescue (an hour) this would time out.
+	st := b.waitFinished(t, id, time.Minute)
 	require.Equal(t, "completed", st.Status)
 	for _, n := range st.Nodes {
 		require.Equal(t, "completed", n.State, n.ID)
 	}
 
+	// The jobs the killed process held were handed back by the heartbeat
+	// sweep, except one whose COMMIT was already on its way when the
+	// process died: that one completed on its first attempt.
+	var notHandedBack []int64
+	rows, err = b.db.Pool.Query(ctx, `
+SELECT id FROM river_job
+WHERE id = ANY($1)
+  AND NOT EXISTS (SELECT 1 FROM unnest(errors) e WHERE e->>'error' LIKE '%died (no heartbeat)%')
+  AND NOT (state = 'completed' AND attempt = 1)`, runningIDs)
+	require.NoError(t, err)
+	notHandedBack, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+	require.NoError(t, err)
+	require.Empty(t, notHandedBack, "jobs running at the kill that the heartbeat sweep did not hand back")
+
 	// Recorded done exactly once per leaf.
-	rows, err := b.db.Pool.Query(ctx, `
+	rows, err = b.db.Pool.Query(ctx, `
 SELECT q.path, count(l.*) FILTER (WHERE l.event = 'done')
 FROM qf_node q LEFT JOIN qf_test_ledger l ON l.path = q.path
 WHERE q.workflow_id = $1 AND q.kind IS NOT NULL

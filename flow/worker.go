@@ -18,9 +18,10 @@ import (
 )
 
 // settleTimeout bounds the database work that records a node's outcome after
-// its job returned. It is detached from the job's context, which may already
-// be cancelled (a timeout, a shutdown).
-const settleTimeout = 30 * time.Second
+// its job returned, including retries while the database is unreachable (a
+// restart). It is detached from the job's context, which may already be
+// cancelled (a timeout, a shutdown).
+const settleTimeout = time.Minute
 
 // Middleware returns the River worker middleware that turns ordinary River
 // workers into workflow nodes. Install it in the worker's river.Config
@@ -88,7 +89,7 @@ func (m *middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 			c.report(stats)
 			return nil
 		}
-		if err := c.inTx(dbCtx, "complete node "+meta.Path, func(tx pgx.Tx) error {
+		if err := c.inTxDurable(dbCtx, "complete node "+meta.Path, func(tx pgx.Tx) error {
 			_, err := c.completeNodeTx(dbCtx, tx, run)
 			return err
 		}); err != nil {
@@ -106,7 +107,7 @@ func (m *middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 			state = "cancelled"
 		}
 		var stats settleStats
-		if txErr := c.inTx(dbCtx, "fail node "+meta.Path, func(tx pgx.Tx) error {
+		if txErr := c.inTxDurable(dbCtx, "fail node "+meta.Path, func(tx pgx.Tx) error {
 			var err2 error
 			_, stats, err2 = c.finishNodeTx(dbCtx, tx, []nodeOutcome{{run: run, state: state, err: err.Error()}})
 			return err2

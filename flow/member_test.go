@@ -1,0 +1,132 @@
+package flow_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quantumflow/quantumflow/flow"
+)
+
+// holderRow is a qf_worker row: its heartbeat's age and whether it left.
+type holderRow struct {
+	age  time.Duration
+	left bool
+}
+
+// TestSweepDeadWorkers puts one job in the state a fetch leaves it in
+// (running, attempted_by ending with its holder) and checks what a sweep
+// does with it depending on the holder's heartbeat row.
+func TestSweepDeadWorkers(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		// worker is the holder's qf_worker row: heartbeat age and whether
+		// it left; nil means the holder has no row (not a QuantumFlow
+		// member, so River's own rescuer is responsible).
+		worker      *holderRow
+		attemptedBy []string // the holder is the last element
+		attempt     int
+		maxAttempts int
+		wantJob     string // job state after the sweep
+		wantNode    string
+		wantDead    int
+	}{
+		{name: "fresh heartbeat keeps its job", worker: &holderRow{age: 0}, attemptedBy: []string{"w"}, attempt: 1, maxAttempts: 3, wantJob: "running", wantNode: "running"},
+		{name: "stale heartbeat hands the job back", worker: &holderRow{age: time.Minute}, attemptedBy: []string{"w"}, attempt: 1, maxAttempts: 3, wantJob: "available", wantNode: "available", wantDead: 1},
+		{name: "left worker hands the job back", worker: &holderRow{age: 0, left: true}, attemptedBy: []string{"w"}, attempt: 1, maxAttempts: 3, wantJob: "available", wantNode: "available"},
+		{name: "last attempt discards and fails the node", worker: &holderRow{age: time.Minute}, attemptedBy: []string{"w"}, attempt: 2, maxAttempts: 2, wantJob: "discarded", wantNode: "failed", wantDead: 1},
+		{name: "unknown holder is left to River", worker: nil, attemptedBy: []string{"w"}, attempt: 1, maxAttempts: 3, wantJob: "running", wantNode: "running"},
+		{name: "dead worker of an earlier attempt does not matter", worker: &holderRow{age: time.Minute}, attemptedBy: []string{"w", "alive"}, attempt: 2, maxAttempts: 3, wantJob: "running", wantNode: "running", wantDead: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := setup(t)
+			id := b.submitYAML(t, "name: sweep\nnodes:\n  - {id: a, kind: noop}\n  - {id: b, kind: noop, deps: [a]}\n")
+			pool := b.db.Pool
+
+			// A live member "alive" whose sweep runs the test.
+			alive, err := b.client.NewMember(flow.MemberConfig{ID: "alive"})
+			require.NoError(t, err)
+			require.NoError(t, alive.Join(ctx))
+			if tt.worker != nil {
+				_, err := pool.Exec(ctx, `
+INSERT INTO qf_worker (id, host, pid, heartbeat_at, dead_after_ms, dead_at)
+VALUES ('w', 'h', 1, now() - $1::interval, 5000, CASE WHEN $2 THEN now() END)`, tt.worker.age, tt.worker.left)
+				require.NoError(t, err)
+			}
+			_, err = pool.Exec(ctx, `
+UPDATE river_job SET state = 'running', attempt = $1, max_attempts = $2, attempted_at = now(), attempted_by = $3`,
+				tt.attempt, tt.maxAttempts, tt.attemptedBy)
+			require.NoError(t, err)
+
+			res, err := b.client.SweepDeadWorkers(ctx)
+			require.NoError(t, err)
+			require.Len(t, res.Dead, tt.wantDead)
+
+			var state string
+			require.NoError(t, pool.QueryRow(ctx, `SELECT state::text FROM river_job`).Scan(&state))
+			require.Equal(t, tt.wantJob, state)
+			st, err := b.client.Status(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, tt.wantNode, nodeByID(t, st, "a").State)
+			if tt.wantNode == "failed" {
+				require.Contains(t, *nodeByID(t, st, "a").Error, "worker w died (no heartbeat)")
+				require.Equal(t, "cancelled", nodeByID(t, st, "b").State)
+				require.Equal(t, "failed", st.Status)
+			}
+
+			// A second sweep finds nothing more to do.
+			res, err = b.client.SweepDeadWorkers(ctx)
+			require.NoError(t, err)
+			require.Empty(t, res.Dead)
+			require.Zero(t, res.Requeued+res.Discarded)
+		})
+	}
+}
+
+// TestMemberKeepsHealthyLongJob runs a job for several times DeadAfter on a
+// worker whose member heartbeats, with another member sweeping: the job
+// must complete on its first attempt, never handed back.
+func TestMemberKeepsHealthyLongJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+
+	const deadAfter = 300 * time.Millisecond
+	rc := b.startWorker(t, 4) // River client with its own ID
+	m, err := b.client.NewMember(flow.MemberConfig{ID: rc.ID(), HeartbeatInterval: 50 * time.Millisecond, DeadAfter: deadAfter})
+	require.NoError(t, err)
+	require.NoError(t, m.Join(ctx))
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go m.Run(runCtx) //nolint:errcheck
+	sweeper, err := b.client.NewMember(flow.MemberConfig{ID: "sweeper", HeartbeatInterval: 50 * time.Millisecond, DeadAfter: deadAfter})
+	require.NoError(t, err)
+	require.NoError(t, sweeper.Join(ctx))
+	go sweeper.Run(runCtx) //nolint:errcheck
+
+	id := b.submitYAML(t, "name: long\nnodes:\n  - {id: long, kind: sleep, args: {ms: 1500}}\n")
+	st := b.waitFinished(t, id, 30*time.Second)
+	require.Equal(t, "completed", st.Status)
+	require.Equal(t, 1, nodeByID(t, st, "long").Attempts)
+	require.False(t, m.LastHeartbeat().IsZero())
+}
+
+func TestNewMemberRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, cfg := range []flow.MemberConfig{
+		{},
+		{ID: "x", HeartbeatInterval: time.Second, DeadAfter: 2 * time.Second},
+		{ID: "x", HeartbeatInterval: time.Microsecond},
+	} {
+		_, err := b.client.NewMember(cfg)
+		require.Error(t, err, "%+v", cfg)
+	}
+}
