@@ -45,7 +45,7 @@ func (a *app) cancelWorkflow(ctx context.Context, id, output string) error {
 		return fmt.Errorf("workflow %s already finished (%s); nothing was cancelled", id, a.statusWord(ctx, client, id))
 	}
 	if err != nil {
-		return runtimeErr(ctx, err)
+		return a.runtimeErr(ctx, err)
 	}
 	if output == outJSON {
 		return a.printJSON(struct {

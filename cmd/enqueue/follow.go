@@ -73,7 +73,7 @@ func (a *app) follow(ctx context.Context, client *flow.Client, id string, pollIn
 			if ctx.Err() != nil {
 				return a.stoppedFollowing(ctx, id, last)
 			}
-			return runtimeErr(ctx, err)
+			return a.runtimeErr(ctx, err)
 		}
 		last = a.progressOf(st)
 		if isFinalStatus(st.Status) {
@@ -99,7 +99,7 @@ func (a *app) follow(ctx context.Context, client *flow.Client, id string, pollIn
 func (a *app) stoppedFollowing(ctx context.Context, id string, last progress) error {
 	why := "interrupted"
 	if errors.Is(context.Cause(ctx), errTimeout) {
-		why = "gave up after --timeout"
+		why = "gave up after --timeout " + a.timeout.String()
 	}
 	state := "still going"
 	if last.status != "" {

@@ -60,7 +60,7 @@ func (a *app) list(ctx context.Context, f listFlags) error {
 	}
 	rows, err := client.List(ctx, &flow.ListParams{Status: f.status, Limit: f.limit})
 	if err != nil {
-		return runtimeErr(ctx, err)
+		return a.runtimeErr(ctx, err)
 	}
 	if f.output == outJSON {
 		if rows == nil {

@@ -31,7 +31,7 @@ migrate command does the same). -o json prints {"river": [...],
 			}
 			res, err := migrations.Migrate(ctx, a.pool)
 			if err != nil {
-				return interrupted(ctx, fmt.Errorf("migrate: %w", err))
+				return a.interrupted(ctx, fmt.Errorf("migrate: %w", err))
 			}
 			if output == outJSON {
 				return a.printJSON(struct {

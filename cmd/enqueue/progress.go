@@ -66,7 +66,6 @@ func (r *barReporter) update(p progress) {
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(false),
 			progressbar.OptionSetElapsedTime(false),
-			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionSetRenderBlankState(true),
 			progressbar.OptionShowDescriptionAtLineEnd(),
 			progressbar.OptionSetDescription(r.describe(p)),
@@ -75,16 +74,27 @@ func (r *barReporter) update(p progress) {
 	if int64(p.total) != r.bar.GetMax64() && p.total > 0 {
 		r.bar.ChangeMax64(int64(p.total)) // an expansion added nodes
 	}
-	r.bar.Describe(r.describe(p))
 	// A bar at its max finishes for good; the workflow is not final yet.
 	_ = r.bar.Set64(min(int64(p.final), r.bar.GetMax64()-1))
+	r.bar.Describe(r.describe(p)) // renders the new count too
 }
 
 func (r *barReporter) finish(p progress) {
-	r.update(p)
+	if r.bar == nil {
+		r.update(p)
+	}
+	if int64(p.total) != r.bar.GetMax64() && p.total > 0 {
+		r.bar.ChangeMax64(int64(p.total))
+	}
 	r.bar.Describe(r.describe(p))
-	_ = r.bar.Set64(int64(p.final))
-	_ = r.bar.Finish()
+	if p.final < p.total {
+		// Not every node is final (cancelled while some were settling):
+		// keep the count it has.
+		_ = r.bar.Set64(int64(p.final))
+		_ = r.bar.Exit()
+	} else {
+		_ = r.bar.Finish()
+	}
 	fmt.Fprintln(r.w)
 }
 

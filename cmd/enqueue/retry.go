@@ -79,7 +79,7 @@ func (a *app) retry(ctx context.Context, id string, f retryFlags) error {
 	case errors.Is(err, flow.ErrNotRetryable):
 		return fmt.Errorf("workflow %s completed; nothing to retry", id)
 	case err != nil:
-		return runtimeErr(ctx, err)
+		return a.runtimeErr(ctx, err)
 	}
 	switch {
 	case f.output == outText:

@@ -111,10 +111,11 @@ nothing written; 4 a followed workflow ended failed or cancelled.`,
   ID=$(enqueue submit examples/quickstart.yaml)
   enqueue status "$ID"
   enqueue submit --wait examples/quickstart.yaml`,
-		SilenceErrors:         true,
-		DisableFlagsInUseLine: true,
-		SilenceUsage:          true,
-		Args:                  cobra.ArbitraryArgs,
+		SilenceErrors:              true,
+		DisableFlagsInUseLine:      true,
+		SuggestionsMinimumDistance: 2,
+		SilenceUsage:               true,
+		Args:                       cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				msg := fmt.Sprintf("unknown command %q", args[0])
@@ -178,7 +179,7 @@ func (a *app) client(ctx context.Context) (*flow.Client, error) {
 	a.logger.Debug("connecting", "database", cliutil.Describe(u))
 	pool, err := cliutil.OpenPool(ctx, u, cliutil.PoolOptions{MaxConns: 4, ApplicationName: "enqueue"})
 	if err != nil {
-		return nil, interrupted(ctx, err)
+		return nil, a.interrupted(ctx, err)
 	}
 	a.pool = pool
 	return flow.NewClient(pool, &flow.Config{Logger: a.logger})
@@ -186,12 +187,12 @@ func (a *app) client(ctx context.Context) (*flow.Client, error) {
 
 // interrupted replaces err with a clearer one when the command's context was
 // interrupted or timed out.
-func interrupted(ctx context.Context, err error) error {
+func (a *app) interrupted(ctx context.Context, err error) error {
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errInterrupted):
 		return fmt.Errorf("interrupted: %w", err)
 	case errors.Is(cause, errTimeout):
-		return fmt.Errorf("gave up after --timeout: %w", err)
+		return fmt.Errorf("gave up after --timeout %s: %w", a.timeout, err)
 	}
 	return err
 }
@@ -254,9 +255,9 @@ func (a *app) printJSON(v any) error {
 
 // runtimeErr maps the runtime's sentinel errors to exit codes: a refused
 // operation or a missing workflow is 1, a malformed id is 2.
-func runtimeErr(ctx context.Context, err error) error {
+func (a *app) runtimeErr(ctx context.Context, err error) error {
 	if errors.Is(err, flow.ErrInvalidID) {
 		return cliutil.WithCode(cliutil.ExitUsage, err)
 	}
-	return interrupted(ctx, err)
+	return a.interrupted(ctx, err)
 }

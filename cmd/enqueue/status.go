@@ -68,7 +68,7 @@ func (a *app) status(ctx context.Context, id string, f statusFlags) error {
 	}
 	st, err := client.Status(ctx, id)
 	if err != nil {
-		return runtimeErr(ctx, err)
+		return a.runtimeErr(ctx, err)
 	}
 	if f.output == outJSON {
 		return a.printJSON(st)

@@ -108,7 +108,7 @@ func (a *app) submit(ctx context.Context, path string, f submitFlags) error {
 		}
 		return cliutil.WithCode(cliutil.ExitInvalidSpec, err)
 	default:
-		return interrupted(ctx, fmt.Errorf("submit %s: %w", specName(path), err))
+		return a.interrupted(ctx, fmt.Errorf("submit %s: %w", specName(path), err))
 	}
 
 	out := submitOutput{ID: res.ID, Name: spec.Name, Nodes: countNodes(spec.Nodes), Existing: res.Existing}
@@ -118,7 +118,7 @@ func (a *app) submit(ctx context.Context, path string, f submitFlags) error {
 	if res.Existing {
 		fmt.Fprintf(a.stderr, "workflow %s already holds key %q with this spec; nothing new was submitted\n", res.ID, spec.Key)
 	} else {
-		fmt.Fprintf(a.stderr, "submitted workflow %s (%d nodes) from %s\n", spec.Name, out.Nodes, specName(path))
+		fmt.Fprintf(a.stderr, "submitted workflow %s (%s) from %s\n", spec.Name, plural(out.Nodes, "node"), specName(path))
 	}
 	switch {
 	case f.output == outText:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -32,6 +33,7 @@ func renderTree(w io.Writer, st *flow.WorkflowStatus, o treeOpts) error {
 		p := st.Nodes[i].Parent
 		children[p] = append(children[p], i)
 	}
+	starts := groupStarts(st)
 	keep := func(int) bool { return true }
 	if o.failedOnly {
 		parentOf := make(map[string]string, len(st.Nodes))
@@ -55,7 +57,8 @@ func renderTree(w io.Writer, st *flow.WorkflowStatus, o treeOpts) error {
 		keep = func(i int) bool { return kept[st.Nodes[i].ID] }
 	}
 
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	out := &trimWriter{w: w}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tKIND\tSTATE\tATTEMPTS\tDURATION\tERROR")
 	shown, hidden := 0, 0
 	var walk func(parent, prefix string)
@@ -87,13 +90,16 @@ func renderTree(w io.Writer, st *flow.WorkflowStatus, o treeOpts) error {
 				branch, next = "└─ ", "   "
 			}
 			fmt.Fprintf(tw, "%s%s%s\t%s\t%s\t%s\t%s\t%s\n", prefix, branch, lastSegment(n.ID),
-				kindOf(n), n.State, attemptsOf(n), durationOf(n, o.now), errorOf(n))
+				kindOf(n), n.State, attemptsOf(n), durationOf(n, starts[i], o.now), errorOf(n))
 			shown++
 			walk(n.ID, prefix+next)
 		}
 	}
 	walk("", "")
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := out.flush(); err != nil {
 		return err
 	}
 	if hidden > 0 {
@@ -137,16 +143,71 @@ func attemptsOf(n *flow.NodeStatus) string {
 	return strconv.Itoa(n.Attempts)
 }
 
-func durationOf(n *flow.NodeStatus, now time.Time) string {
+// groupStarts returns each node's start time: its own, or for a group (which
+// records none) the earliest start of a node inside it.
+func groupStarts(st *flow.WorkflowStatus) []*time.Time {
+	starts := make([]*time.Time, len(st.Nodes))
+	byPath := make(map[string]int, len(st.Nodes))
+	for i := range st.Nodes {
+		starts[i] = st.Nodes[i].StartedAt
+		byPath[st.Nodes[i].ID] = i
+	}
+	// Members come after their group: walking backwards sees every member
+	// before its group.
+	for i := len(st.Nodes) - 1; i >= 0; i-- {
+		p, ok := byPath[st.Nodes[i].Parent]
+		if !ok || starts[i] == nil || st.Nodes[p].StartedAt != nil {
+			continue
+		}
+		if starts[p] == nil || starts[i].Before(*starts[p]) {
+			starts[p] = starts[i]
+		}
+	}
+	return starts
+}
+
+// durationOf is how long the node ran (finished - started), or for how long
+// it has been running.
+func durationOf(n *flow.NodeStatus, started *time.Time, now time.Time) string {
 	switch {
-	case n.StartedAt == nil:
+	case started == nil:
 		return ""
 	case n.FinishedAt != nil:
-		return fmtDuration(max(n.FinishedAt.Sub(*n.StartedAt), 0))
+		return fmtDuration(max(n.FinishedAt.Sub(*started), 0))
 	case n.State == "running" || n.State == "retryable":
-		return "for " + fmtDuration(max(now.Sub(*n.StartedAt), 0))
+		return "for " + fmtDuration(max(now.Sub(*started), 0))
 	}
 	return ""
+}
+
+// trimWriter drops the spaces that tabwriter pads before an empty last
+// column, line by line.
+type trimWriter struct {
+	w    io.Writer
+	line []byte
+}
+
+func (t *trimWriter) Write(p []byte) (int, error) {
+	for _, b := range p {
+		if b != '\n' {
+			t.line = append(t.line, b)
+			continue
+		}
+		if _, err := fmt.Fprintf(t.w, "%s\n", bytes.TrimRight(t.line, " ")); err != nil {
+			return 0, err
+		}
+		t.line = t.line[:0]
+	}
+	return len(p), nil
+}
+
+func (t *trimWriter) flush() error {
+	if len(t.line) == 0 {
+		return nil
+	}
+	_, err := t.w.Write(bytes.TrimRight(t.line, " "))
+	t.line = t.line[:0]
+	return err
 }
 
 func errorOf(n *flow.NodeStatus) string {
