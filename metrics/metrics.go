@@ -46,9 +46,14 @@ const (
 	// OutcomeErrored: Work returned an error; River retries the job or, on
 	// its last attempt, discards it.
 	OutcomeErrored = "errored"
-	// OutcomeCancelled: Work returned river.JobCancel; River cancels the job
-	// without retrying it.
+	// OutcomeCancelled: Work returned river.JobCancel, or the job was
+	// cancelled while it ran (its context was cancelled remotely, as a
+	// workflow cancel does); River cancels the job without retrying it.
 	OutcomeCancelled = "cancelled"
+	// OutcomeInterrupted: the River client was stopping, cancelled the
+	// job's context, and Work returned the context's error; River makes the
+	// job available again at once without counting the attempt.
+	OutcomeInterrupted = "interrupted"
 	// OutcomeSnoozed: Work returned river.JobSnooze; River runs the job again
 	// later.
 	OutcomeSnoozed = "snoozed"
@@ -71,7 +76,7 @@ const (
 // so that rate() over them works before the first workflow finishes.
 var workflowFinalStatuses = []string{"completed", "failed", "cancelled"}
 
-var jobOutcomes = []string{OutcomeCompleted, OutcomeErrored, OutcomeCancelled, OutcomeSnoozed, OutcomePanicked}
+var jobOutcomes = []string{OutcomeCompleted, OutcomeErrored, OutcomeCancelled, OutcomeInterrupted, OutcomeSnoozed, OutcomePanicked}
 
 // DurationBuckets are the upper bounds, in seconds, of the buckets of
 // quantumflow_job_duration_seconds: from 1 ms to 5 min.
@@ -103,7 +108,7 @@ func New() *Metrics {
 		registry: prometheus.NewRegistry(),
 		jobsWorked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quantumflow_jobs_worked_total",
-			Help: "River jobs worked by this process, by job kind and outcome (completed, errored, cancelled, snoozed, panicked).",
+			Help: "River jobs worked by this process, by job kind and outcome (completed, errored, cancelled, interrupted, snoozed, panicked).",
 		}, []string{"kind", "outcome"}),
 		jobDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "quantumflow_job_duration_seconds",

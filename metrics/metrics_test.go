@@ -127,6 +127,7 @@ func setup(t *testing.T) *testBundle {
 	})
 	require.NoError(t, err)
 	b.rc = rc
+	b.m.SetQueues(map[string]int{river.QueueDefault: 10})
 	b.server = httptest.NewServer(b.m.Handler())
 	t.Cleanup(b.server.Close)
 	return b
@@ -258,7 +259,7 @@ func TestMiddlewareCountsEveryOutcome(t *testing.T) {
 		"metrics_panic":  metrics.OutcomePanicked,
 	}
 	outcomes := []string{metrics.OutcomeCompleted, metrics.OutcomeErrored, metrics.OutcomeCancelled,
-		metrics.OutcomeSnoozed, metrics.OutcomePanicked}
+		metrics.OutcomeInterrupted, metrics.OutcomeSnoozed, metrics.OutcomePanicked}
 	for kind, outcome := range want {
 		for _, o := range outcomes {
 			n := 0.0
@@ -296,7 +297,6 @@ func TestMiddlewareTracksRunningJobs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
-	b.m.SetQueues(map[string]int{river.QueueDefault: 10})
 	b.start(t)
 
 	fams := b.scrape(t)
@@ -318,6 +318,57 @@ func TestMiddlewareTracksRunningJobs(t *testing.T) {
 			map[string]string{"kind": "metrics_block", "outcome": metrics.OutcomeCompleted}) == 2 &&
 			value(t, fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}) == 0
 	})
+}
+
+// TestMiddlewareCancelledWhileRunning cancels a running job through River,
+// as a workflow cancel does: Work returns its context's error, and River
+// cancels the job, so the outcome is cancelled, not errored.
+func TestMiddlewareCancelledWhileRunning(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.start(t)
+	res, err := b.rc.Insert(ctx, blockArgs{}, nil)
+	require.NoError(t, err)
+	b.eventually(t, "the job to run", func(fams map[string]*dto.MetricFamily) bool {
+		return value(t, fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}) == 1
+	})
+	_, err = b.rc.JobCancel(ctx, res.Job.ID)
+	require.NoError(t, err)
+	fams := b.eventually(t, "the job to end", func(fams map[string]*dto.MetricFamily) bool {
+		return value(t, fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}) == 0
+	})
+	require.Equal(t, 1.0, value(t, fams, "quantumflow_jobs_worked_total",
+		map[string]string{"kind": "metrics_block", "outcome": metrics.OutcomeCancelled}))
+	require.Len(t, fams["quantumflow_jobs_worked_total"].GetMetric(), 1, "no other outcome")
+}
+
+// TestMiddlewareInterruptedByStop stops the client while a job runs: River
+// cancels the job's context and, since Work returns the context's error,
+// makes the job available again without counting the attempt.
+func TestMiddlewareInterruptedByStop(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.start(t)
+	res, err := b.rc.Insert(ctx, blockArgs{}, nil)
+	require.NoError(t, err)
+	b.eventually(t, "the job to run", func(fams map[string]*dto.MetricFamily) bool {
+		return value(t, fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}) == 1
+	})
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, b.rc.StopAndCancel(stopCtx))
+
+	fams := b.scrape(t)
+	require.Zero(t, value(t, fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}))
+	require.Equal(t, 1.0, value(t, fams, "quantumflow_jobs_worked_total",
+		map[string]string{"kind": "metrics_block", "outcome": metrics.OutcomeInterrupted}))
+	require.Len(t, fams["quantumflow_jobs_worked_total"].GetMetric(), 1, "no other outcome")
+	job, err := b.rc.JobGet(ctx, res.Job.ID)
+	require.NoError(t, err)
+	require.Equal(t, rivertype.JobStateAvailable, job.State, "River handed the job back")
+	require.Empty(t, job.Errors)
 }
 
 func TestObserverFeedsCounters(t *testing.T) {

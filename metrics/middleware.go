@@ -33,22 +33,34 @@ func (mw *workerMiddleware) Work(ctx context.Context, job *rivertype.JobRow, doI
 	}()
 	err := doInner(ctx)
 	returned = true
-	mw.m.observeJob(job.Kind, outcomeOf(err), time.Since(start))
+	mw.m.observeJob(job.Kind, outcomeOf(ctx, err), time.Since(start))
 	return err
 }
 
-// outcomeOf classifies the error Work returned.
-func outcomeOf(err error) string {
-	var cancelErr *rivertype.JobCancelError
-	var snoozeErr *rivertype.JobSnoozeError
-	switch {
-	case err == nil:
+// outcomeOf classifies the error Work returned the way River will treat
+// it. ctx is the job's context as River made it: timeouts are set further
+// in, so at this level it is cancelled only by River, either because the
+// job was cancelled remotely (River then cancels the job whatever Work
+// returned) or because the client is stopping (River then makes the job
+// available again without counting the attempt, if Work returned the
+// context's error).
+func outcomeOf(ctx context.Context, err error) string {
+	if err == nil {
 		return OutcomeCompleted
-	case errors.As(err, &cancelErr):
-		return OutcomeCancelled
-	case errors.As(err, &snoozeErr):
-		return OutcomeSnoozed
-	default:
-		return OutcomeErrored
 	}
+	if ctx.Err() != nil {
+		if errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely) {
+			return OutcomeCancelled
+		}
+		if errors.Is(err, context.Canceled) {
+			return OutcomeInterrupted
+		}
+	}
+	if _, ok := errors.AsType[*rivertype.JobCancelError](err); ok {
+		return OutcomeCancelled
+	}
+	if _, ok := errors.AsType[*rivertype.JobSnoozeError](err); ok {
+		return OutcomeSnoozed
+	}
+	return OutcomeErrored
 }
