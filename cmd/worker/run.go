@@ -27,7 +27,7 @@ import (
 // Bounds of the shutdown steps that follow --shutdown-grace.
 const (
 	// hardStopTimeout is how long jobs whose contexts were cancelled may
-	// take to return, so their failed attempt is recorded.
+	// take to return, so that River records their outcome.
 	hardStopTimeout = 5 * time.Second
 	// cleanupTimeout bounds leaving the fleet and closing the HTTP server.
 	cleanupTimeout = 5 * time.Second
@@ -145,6 +145,15 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 	if err != nil {
 		return fail(err)
 	}
+	// The HTTP server, once started, closes after the worker left the fleet.
+	var srv *http.Server
+	defer func() {
+		if srv != nil {
+			shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			defer cancel()
+			_ = srv.Shutdown(shutCtx)
+		}
+	}()
 	if err := member.Join(ctx); err != nil {
 		return fail(schemaHint(fmt.Errorf("join the fleet: %w", err)))
 	}
@@ -174,13 +183,8 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 		if err != nil {
 			return fail(fmt.Errorf("--metrics-addr: %w", err))
 		}
-		srv := &http.Server{Handler: h.handler(m.Handler()), ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: h.handler(m.Handler()), ReadHeaderTimeout: 5 * time.Second}
 		go func() { serveErr <- srv.Serve(ln) }()
-		defer func() {
-			shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-			defer cancel()
-			_ = srv.Shutdown(shutCtx)
-		}()
 		logger.Info("listening", slog.String("addr", ln.Addr().String()))
 		if !isLoopback(ln.Addr()) {
 			logger.Warn("metrics and health endpoints are reachable beyond this host", slog.String("addr", ln.Addr().String()))
@@ -220,7 +224,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 	}
 	h.stopping()
 	if fatal != nil {
-		logger.Error("stopping after a fatal error", slog.String("error", fatal.Error()))
+		logger.Error("worker failed", slog.String("error", cliutil.Redact(fatal.Error())))
 	}
 	stopRiver(rc, more, cfg.shutdownGrace, logger)
 	if fatal != nil {
