@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"syscall"
@@ -69,7 +70,21 @@ nodes:
 		return nodesByID(t, e.statusJSON(id))["nap"]["state"] == "running"
 	})
 
-	r := e.enqueue("retry", id)
+	// Following stops on Ctrl-C or --timeout; the workflow goes on.
+	follower := e.startEnqueue(t, "wait", id)
+	waitFor(t, 30*time.Second, "wait to print its first progress line", func() bool {
+		return strings.Contains(follower.stderr(), "running: 0/2 nodes final")
+	})
+	follower.signal(os.Interrupt)
+	code := follower.wait(10 * time.Second)
+	require.Equal(t, exitError, code, "Ctrl-C while waiting:\n%s", follower.stderr())
+	require.Contains(t, follower.stderr(), "enqueue: interrupted: stopped following workflow "+id+", which is still running and goes on without us")
+	r := e.enqueue("--timeout", "500ms", "wait", id)
+	require.Equal(t, exitError, r.code, "%s", r)
+	require.Contains(t, r.stderr, "enqueue: gave up after --timeout 500ms: stopped following workflow "+id)
+	require.Equal(t, "running", e.statusJSON(id)["status"], "the workflow goes on")
+
+	r = e.enqueue("retry", id)
 	require.Equal(t, exitError, r.code, "retry of a running workflow is refused: %s", r)
 	require.Contains(t, r.stderr, "enqueue: workflow "+id+" is still running; nothing was retried")
 
