@@ -64,14 +64,29 @@ nodes:
 	require.NoError(t, err)
 
 	// The observer is called after the commit that finished the workflow,
-	// so poll the scrape rather than the workflow's status.
-	fams := b.eventually(t, "the workflow to finish", func(fams map[string]*dto.MetricFamily) bool {
-		return value(t, fams, "quantumflow_workflows_finished_total", map[string]string{"status": "failed"}) == 1
+	// and the middleware counts a job after flow's middleware (inside it)
+	// returned; a scrape is not a snapshot either. So poll until every
+	// count is what it must be: an extra release or job would never match.
+	want := []struct {
+		name   string
+		labels map[string]string
+		n      float64
+	}{
+		{"quantumflow_workflows_finished_total", map[string]string{"status": "failed"}, 1},
+		{"quantumflow_workflows_finished_total", map[string]string{"status": "completed"}, 0},
+		{"quantumflow_nodes_released_total", nil, 1}, // b, released by a
+		{"quantumflow_jobs_worked_total", map[string]string{"kind": "noop", "outcome": "completed"}, 2},
+		{"quantumflow_jobs_worked_total", map[string]string{"kind": "fail", "outcome": "errored"}, 1},
+		{"quantumflow_jobs_worked_total", map[string]string{"kind": "fail", "outcome": "completed"}, 0},
+	}
+	b.eventually(t, "the workflow's counts", func(fams map[string]*dto.MetricFamily) bool {
+		for _, w := range want {
+			if !has(fams, w.name, w.labels, w.n) {
+				return false
+			}
+		}
+		return true
 	})
-	require.Equal(t, 1.0, value(t, fams, "quantumflow_nodes_released_total", nil), "b released by a")
-	require.Zero(t, value(t, fams, "quantumflow_workflows_finished_total", map[string]string{"status": "completed"}))
-	require.Equal(t, 2.0, value(t, fams, "quantumflow_jobs_worked_total", map[string]string{"kind": "noop", "outcome": "completed"}))
-	require.Equal(t, 1.0, value(t, fams, "quantumflow_jobs_worked_total", map[string]string{"kind": "fail", "outcome": "errored"}))
 }
 
 // TestDeadWorkerSweep lets a fleet member's heartbeat go stale while its

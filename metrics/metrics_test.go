@@ -160,27 +160,42 @@ func (b *testBundle) scrape(t *testing.T) map[string]*dto.MetricFamily {
 // failing the test when there is none.
 func sample(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels map[string]string) *dto.Metric {
 	t.Helper()
-	fam, ok := fams[name]
-	require.True(t, ok, "no metric family %s in the scrape", name)
-	for _, m := range fam.GetMetric() {
+	m, ok := lookup(fams, name, labels)
+	if !ok {
+		t.Fatalf("no sample %s%v in the scrape", name, labels)
+	}
+	return m
+}
+
+// lookup finds the metric of family name whose labels are exactly labels.
+func lookup(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (*dto.Metric, bool) {
+	for _, m := range fams[name].GetMetric() {
 		got := map[string]string{}
 		for _, lp := range m.GetLabel() {
 			got[lp.GetName()] = lp.GetValue()
 		}
-		if len(got) == len(labels) {
-			match := true
-			for k, v := range labels {
-				if got[k] != v {
-					match = false
-				}
-			}
-			if match {
-				return m
+		if len(got) != len(labels) {
+			continue
+		}
+		match := true
+		for k, v := range labels {
+			if got[k] != v {
+				match = false
 			}
 		}
+		if match {
+			return m, true
+		}
 	}
-	t.Fatalf("no sample %s%v in the scrape", name, labels)
-	return nil
+	return nil, false
+}
+
+// has reports whether the scrape holds the counter or gauge name{labels}
+// with value want. A scrape is not a snapshot (collectors are read one
+// after another), so conditions over several series must all be polled.
+func has(fams map[string]*dto.MetricFamily, name string, labels map[string]string, want float64) bool {
+	m, ok := lookup(fams, name, labels)
+	return ok && (m.GetCounter().GetValue() == want && m.Counter != nil || m.GetGauge().GetValue() == want && m.Gauge != nil)
 }
 
 // value returns a counter's or gauge's value.
@@ -207,7 +222,7 @@ func (b *testBundle) eventually(t *testing.T, what string, cond func(map[string]
 			return fams
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out waiting for %s; last scrape:\n%v", what, fams)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -304,18 +319,14 @@ func TestMiddlewareTracksRunningJobs(t *testing.T) {
 
 	_, err := b.rc.InsertMany(ctx, []river.InsertManyParams{{Args: blockArgs{}}, {Args: blockArgs{}}})
 	require.NoError(t, err)
-	running := func(n float64) func(map[string]*dto.MetricFamily) bool {
-		return func(fams map[string]*dto.MetricFamily) bool {
-			return value(t, fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}) == n
-		}
-	}
-	b.eventually(t, "two running jobs", running(2))
+	b.eventually(t, "two running jobs", func(fams map[string]*dto.MetricFamily) bool {
+		return has(fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}, 2)
+	})
 
 	close(b.release)
 	b.eventually(t, "two completed block jobs and none running", func(fams map[string]*dto.MetricFamily) bool {
-		return value(t, fams, "quantumflow_jobs_worked_total",
-			map[string]string{"kind": "metrics_block", "outcome": metrics.OutcomeCompleted}) == 2 &&
-			value(t, fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}) == 0
+		return has(fams, "quantumflow_jobs_worked_total", map[string]string{"kind": "metrics_block", "outcome": metrics.OutcomeCompleted}, 2) &&
+			has(fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}, 0)
 	})
 }
 
@@ -330,12 +341,14 @@ func TestMiddlewareCancelledWhileRunning(t *testing.T) {
 	res, err := b.rc.Insert(ctx, blockArgs{}, nil)
 	require.NoError(t, err)
 	b.eventually(t, "the job to run", func(fams map[string]*dto.MetricFamily) bool {
-		return value(t, fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}) == 1
+		return has(fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}, 1)
 	})
 	_, err = b.rc.JobCancel(ctx, res.Job.ID)
 	require.NoError(t, err)
+	// Every outcome would show as a series: wait for any, then check it.
 	fams := b.eventually(t, "the job to end", func(fams map[string]*dto.MetricFamily) bool {
-		return value(t, fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}) == 0
+		return len(fams["quantumflow_jobs_worked_total"].GetMetric()) > 0 &&
+			has(fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}, 0)
 	})
 	require.Equal(t, 1.0, value(t, fams, "quantumflow_jobs_worked_total",
 		map[string]string{"kind": "metrics_block", "outcome": metrics.OutcomeCancelled}))
@@ -353,7 +366,7 @@ func TestMiddlewareInterruptedByStop(t *testing.T) {
 	res, err := b.rc.Insert(ctx, blockArgs{}, nil)
 	require.NoError(t, err)
 	b.eventually(t, "the job to run", func(fams map[string]*dto.MetricFamily) bool {
-		return value(t, fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}) == 1
+		return has(fams, "quantumflow_jobs_running", map[string]string{"queue": "default"}, 1)
 	})
 	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

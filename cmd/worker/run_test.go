@@ -204,16 +204,10 @@ nodes:
 		require.True(t, time.Now().Before(deadline), "workflow not completed: %s", st.Status)
 		time.Sleep(20 * time.Millisecond)
 	}
-	var body string
-	for {
-		_, body = get(t, base+"/metrics")
-		if strings.Contains(body, `quantumflow_workflows_finished_total{status="completed"} 1`) {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "metrics never counted the workflow:\n%s", body)
-		time.Sleep(20 * time.Millisecond)
-	}
-	for _, want := range []string{
+	// Poll until every line is there: the workflow's last job is counted
+	// after the observer heard that the workflow finished.
+	wants := []string{
+		`quantumflow_workflows_finished_total{status="completed"} 1`,
 		`quantumflow_worker_info{id="` + id + `",version=`,
 		`quantumflow_jobs_worked_total{kind="noop",outcome="completed"} 1`,
 		`quantumflow_jobs_worked_total{kind="echo",outcome="completed"} 1`,
@@ -224,8 +218,21 @@ nodes:
 		`quantumflow_job_duration_seconds_bucket{kind="noop",le="0.001"}`,
 		`quantumflow_dead_workers_total 0`,
 		"go_goroutines ",
-	} {
-		require.Contains(t, body, want)
+	}
+	for {
+		_, body := get(t, base+"/metrics")
+		missing := ""
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				missing = want
+				break
+			}
+		}
+		if missing == "" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "metrics lack %s:\n%s", missing, body)
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	// The worker registered its kinds and joined the fleet under its id.
