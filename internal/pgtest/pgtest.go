@@ -56,8 +56,25 @@ func New(t testing.TB) *DB {
 	return db
 }
 
+// NewAt is New on the server at serverURL instead of ServerURL(), for tests
+// that run a server of their own (to restart it, say).
+func NewAt(t testing.TB, serverURL string) *DB {
+	t.Helper()
+	db := newEmptyAt(t, serverURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err := migrations.Migrate(ctx, db.Pool)
+	require.NoError(t, err)
+	return db
+}
+
 // NewEmpty is New without the migrations: an empty schema.
 func NewEmpty(t testing.TB) *DB {
+	t.Helper()
+	return newEmptyAt(t, ServerURL())
+}
+
+func newEmptyAt(t testing.TB, serverURL string) *DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -67,13 +84,13 @@ func NewEmpty(t testing.TB) *DB {
 	require.NoError(t, err)
 	schema := "qft_" + hex.EncodeToString(b[:])
 
-	admin, err := pgx.Connect(ctx, ServerURL())
+	admin, err := pgx.Connect(ctx, serverURL)
 	require.NoError(t, err, "connect to test PostgreSQL (set TEST_DATABASE_URL or run scripts/test.sh)")
 	defer admin.Close(ctx)
 	_, err = admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize())
 	require.NoError(t, err)
 
-	u, err := url.Parse(ServerURL())
+	u, err := url.Parse(serverURL)
 	require.NoError(t, err)
 	q := u.Query()
 	q.Set("search_path", schema)
@@ -92,7 +109,7 @@ func NewEmpty(t testing.TB) *DB {
 		pool.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, ServerURL())
+		conn, err := pgx.Connect(ctx, serverURL)
 		if err != nil {
 			t.Logf("pgtest: drop schema %s: %v", schema, err)
 			return

@@ -1,0 +1,104 @@
+// Command customworker is a worker binary with a job kind of its own,
+// "shout", beside the built-in kinds. README.md shows this file; the e2e
+// tests build and run it.
+package main
+
+import (
+	"context"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/quantumflow/quantumflow/flow"
+	"github.com/quantumflow/quantumflow/jobs"
+)
+
+// ShoutArgs are a node's args: {"text": "..."}.
+type ShoutArgs struct {
+	Text string `json:"text"`
+}
+
+// Kind is the name specs use: `kind: shout`.
+func (ShoutArgs) Kind() string { return "shout" }
+
+// ShoutWorker upper-cases its text, and its deps' outputs are there too.
+type ShoutWorker struct {
+	river.WorkerDefaults[ShoutArgs]
+}
+
+func (w *ShoutWorker) Work(ctx context.Context, job *river.Job[ShoutArgs]) error {
+	deps, err := flow.DepOutputs(ctx) // outputs of this node's deps, by dep id
+	if err != nil {
+		return err
+	}
+	return flow.SetOutput(ctx, map[string]any{"text": strings.ToUpper(job.Args.Text), "deps": len(deps)})
+}
+
+// Timeout lets the node's own `timeout` govern River's deadline too.
+func (w *ShoutWorker) Timeout(job *river.Job[ShoutArgs]) time.Duration {
+	return flow.JobTimeout(job.JobRow)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL")) // migrated with `worker migrate`
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	client, err := flow.NewClient(pool, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &ShoutWorker{})
+	if err := jobs.Register(workers); err != nil { // noop, sleep, fail, echo
+		log.Fatal(err)
+	}
+	// Record the kind so that specs using it are accepted.
+	if err := client.RegisterKinds(ctx, ShoutArgs{}.Kind()); err != nil {
+		log.Fatal(err)
+	}
+
+	// Join the fleet: if this process dies, others hand back its jobs.
+	id := flow.NewWorkerID()
+	member, err := client.NewMember(flow.MemberConfig{ID: id})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := member.Join(ctx); err != nil {
+		log.Fatal(err)
+	}
+	go member.Run(ctx) //nolint:errcheck // returns when ctx is done
+
+	rc, err := river.NewClient(riverpgxv5.New(pool), client.RiverConfig(&river.Config{
+		ID:      id,
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 50}},
+		Workers: workers,
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := rc.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	<-ctx.Done() // SIGINT or SIGTERM: finish running jobs, then leave
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rc.Stop(stopCtx); err != nil {
+		_ = rc.StopAndCancel(context.Background())
+	}
+	if err := member.Leave(context.Background()); err != nil {
+		log.Print(err)
+	}
+}
