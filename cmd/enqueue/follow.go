@@ -7,12 +7,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/quantumflow/quantumflow/flow"
 	"github.com/quantumflow/quantumflow/internal/cliutil"
 )
 
 // maxFailedListed caps the failed nodes named when a followed workflow fails.
 const maxFailedListed = 20
+
+// followRetryFor is how long following tolerates a status it cannot read
+// (the database restarting, a network blip) before it gives up.
+const followRetryFor = time.Minute
 
 // progress is what the follower shows of a workflow.
 type progress struct {
@@ -64,26 +70,48 @@ func (a *app) progressOf(st *flow.WorkflowStatus) progress {
 // status goes to stdout.
 func (a *app) follow(ctx context.Context, client *flow.Client, id string, pollInterval time.Duration, output string) error {
 	rep := a.newReporter()
-	var last progress
+	var (
+		last         progress
+		failingSince time.Time // start of consecutive failed reads
+	)
 	for {
 		began := time.Now()
 		st, err := client.Status(ctx, id)
-		if err != nil {
-			rep.stop()
-			if ctx.Err() != nil {
-				return a.stoppedFollowing(ctx, id, last)
+		wait := pollInterval
+		switch {
+		case err == nil:
+			failingSince = time.Time{}
+			last = a.progressOf(st)
+			if isFinalStatus(st.Status) {
+				rep.finish(last)
+				return a.finished(st, last, output)
 			}
+			rep.update(last)
+			// Status reads every node: on a large workflow, poll less
+			// often than it takes to read, so following never loads the
+			// server.
+			wait = max(pollInterval, 4*time.Since(began))
+		case ctx.Err() != nil:
+			rep.stop()
+			return a.stoppedFollowing(ctx, id, last)
+		case !transient(err):
+			rep.stop()
 			return a.runtimeErr(ctx, err)
+		default:
+			// The workflow goes on without us: ride out a database restart
+			// or a network blip rather than end a long wait.
+			if failingSince.IsZero() {
+				failingSince = began
+			}
+			if time.Since(failingSince) > followRetryFor {
+				rep.stop()
+				return fmt.Errorf("following workflow %s: status unreadable for %s, giving up (the workflow goes on): %w",
+					id, followRetryFor, err)
+			}
+			rep.note(fmt.Sprintf("cannot read the status of workflow %s, retrying for up to %s: %s",
+				id, followRetryFor, oneLine(cliutil.Redact(err.Error()))))
+			wait = max(pollInterval, time.Second)
 		}
-		last = a.progressOf(st)
-		if isFinalStatus(st.Status) {
-			rep.finish(last)
-			return a.finished(st, last, output)
-		}
-		rep.update(last)
-		// Status reads every node: on a large workflow, poll less often
-		// than it takes to read so that following never loads the server.
-		wait := max(pollInterval, 4*time.Since(began))
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -93,6 +121,25 @@ func (a *app) follow(ctx context.Context, client *flow.Client, id string, pollIn
 		case <-timer.C:
 		}
 	}
+}
+
+// transient reports whether a failed status read is worth retrying: a lost
+// or refused connection, a server shutting down or out of connections, a
+// serialization failure. Other server errors (a missing schema, say) and the
+// runtime's own errors are not.
+func transient(err error) bool {
+	if errors.Is(err, flow.ErrNotFound) || errors.Is(err, flow.ErrInvalidID) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 {
+		switch pgErr.Code[:2] {
+		case "08", "40", "53", "57": // connection, rollback, resources, operator intervention
+			return true
+		}
+		return false
+	}
+	return true
 }
 
 // stoppedFollowing explains that only the following stopped.

@@ -19,6 +19,8 @@ type reporter interface {
 	finish(p progress)
 	// stop ends the display without a final state (interrupted).
 	stop()
+	// note shows a message line, such as a failed read.
+	note(msg string)
 }
 
 func (a *app) newReporter() reporter {
@@ -46,6 +48,8 @@ func (r *plainReporter) update(p progress) {
 func (r *plainReporter) finish(p progress) { fmt.Fprintln(r.w, p) }
 
 func (r *plainReporter) stop() {}
+
+func (r *plainReporter) note(msg string) { fmt.Fprintln(r.w, msg) }
 
 // barReporter draws a progress bar: nodes final of total, the workflow's
 // status, failures and elapsed time.
@@ -96,6 +100,13 @@ func (r *barReporter) finish(p progress) {
 		_ = r.bar.Finish()
 	}
 	fmt.Fprintln(r.w)
+}
+
+func (r *barReporter) note(msg string) {
+	if r.bar != nil {
+		_ = r.bar.Clear() // the bar comes back with the next update
+	}
+	fmt.Fprintln(r.w, msg)
 }
 
 func (r *barReporter) stop() {

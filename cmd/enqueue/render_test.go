@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/quantumflow/quantumflow/flow"
@@ -186,5 +188,22 @@ func TestFmtDuration(t *testing.T) {
 		3*time.Hour + 5*time.Minute + 10*time.Second: "3h05m",
 	} {
 		require.Equal(t, want, fmtDuration(d))
+	}
+}
+
+func TestTransient(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("status of x: %w", flow.ErrNotFound), false},
+		{fmt.Errorf("status of x: %w", &pgconn.PgError{Code: "42P01"}), false}, // undefined table
+		{fmt.Errorf("status of x: %w", &pgconn.PgError{Code: "57P01"}), true},  // admin shutdown
+		{fmt.Errorf("status of x: %w", &pgconn.PgError{Code: "08006"}), true},  // connection failure
+		{fmt.Errorf("status of x: %w", &pgconn.PgError{Code: "53300"}), true},  // too many connections
+		{errors.New("failed to connect to `host=127.0.0.1`: dial error"), true},
+	} {
+		require.Equal(t, tt.want, transient(tt.err), "%v", tt.err)
 	}
 }

@@ -175,10 +175,16 @@ type enqueueProc struct {
 // workflow; it is killed at the end of the test if still running.
 func (e *env) startEnqueue(t *testing.T, args ...string) *enqueueProc {
 	t.Helper()
+	return startEnqueueAt(t, e.URL, args...)
+}
+
+// startEnqueueAt is startEnqueue with DATABASE_URL=databaseURL.
+func startEnqueueAt(t *testing.T, databaseURL string, args ...string) *enqueueProc {
+	t.Helper()
 	p := &enqueueProc{t: t, done: make(chan struct{})}
 	p.cmd = exec.Command(enqueueBin, args...)
 	p.cmd.Dir = moduleRoot
-	p.cmd.Env = append(baseEnv(), "DATABASE_URL="+e.URL)
+	p.cmd.Env = append(baseEnv(), "DATABASE_URL="+databaseURL)
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.err
 	require.NoError(t, p.cmd.Start())
 	go func() {
@@ -205,6 +211,16 @@ func (e *env) startEnqueue(t *testing.T, args ...string) *enqueueProc {
 }
 
 func (p *enqueueProc) stderr() string { return p.err.String() }
+
+// exited reports whether the command has exited.
+func (p *enqueueProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
 
 func (p *enqueueProc) signal(sig os.Signal) {
 	require.NoError(p.t, p.cmd.Process.Signal(sig))
