@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -74,6 +75,10 @@ type Member struct {
 	client *Client
 	cfg    MemberConfig
 	last   atomic.Int64 // unix nanoseconds of the last successful heartbeat
+
+	// streakStart is when the current run of successful heartbeats began
+	// (zero after a failed one). Run touches it only from its goroutine.
+	streakStart time.Time
 }
 
 // NewWorkerID returns an ID for a worker's River client that is unique in
@@ -143,10 +148,19 @@ func (m *Member) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		opCtx, cancel := context.WithTimeout(ctx, m.cfg.DeadAfter/2)
-		if err := m.heartbeat(opCtx); err != nil && ctx.Err() == nil {
-			m.cfg.Logger.WarnContext(ctx, "flow: heartbeat failed", slog.String("worker", m.cfg.ID), slog.String("err", err.Error()))
+		if err := m.heartbeat(opCtx); err != nil {
+			m.streakStart = time.Time{}
+			if ctx.Err() == nil {
+				m.cfg.Logger.WarnContext(ctx, "flow: heartbeat failed", slog.String("worker", m.cfg.ID), slog.String("err", err.Error()))
+			}
+			cancel()
+			continue
 		}
-		if _, err := m.client.SweepDeadWorkers(opCtx); err != nil && ctx.Err() == nil {
+		now := time.Now()
+		if m.streakStart.IsZero() {
+			m.streakStart = now
+		}
+		if _, err := m.client.sweep(opCtx, now.Sub(m.streakStart)); err != nil && ctx.Err() == nil {
 			m.cfg.Logger.WarnContext(ctx, "flow: dead-worker sweep failed", slog.String("err", err.Error()))
 		}
 		cancel()
@@ -185,7 +199,9 @@ func (m *Member) Leave(ctx context.Context) error {
 	if _, err := m.client.pool.Exec(ctx, `UPDATE qf_worker SET dead_at = now() WHERE id = $1`, m.cfg.ID); err != nil {
 		return fmt.Errorf("leave fleet as worker %s: %w", m.cfg.ID, err)
 	}
-	if _, err := m.client.SweepDeadWorkers(ctx); err != nil {
+	// Only the jobs of workers already marked dead (this one): this
+	// process cannot vouch for how long it has been connected.
+	if _, err := m.client.sweep(ctx, 0); err != nil {
 		return fmt.Errorf("leave fleet as worker %s: %w", m.cfg.ID, err)
 	}
 	return nil
@@ -207,10 +223,22 @@ type SweepResult struct {
 // running: a job with attempts left becomes available at once (the dead
 // attempt counts as one); a job on its last attempt is discarded and its
 // node failed, with its dependents following their policies, in the same
-// transaction. Members run it on every heartbeat; it is idempotent and safe
-// to run concurrently (jobs being completed right now are skipped, not
-// waited for).
+// transaction. It is idempotent and safe to run concurrently (jobs being
+// completed right now are skipped, not waited for).
+//
+// Members sweep on every heartbeat, but only declare a worker dead once
+// they have themselves heartbeated without a gap for that worker's
+// dead_after: after a database outage every heartbeat is stale, and the
+// first member back must not declare the others dead before they had the
+// time to reconnect. SweepDeadWorkers itself applies no such limit: call it
+// only when the caller knows the database was reachable all along.
 func (c *Client) SweepDeadWorkers(ctx context.Context) (*SweepResult, error) {
+	return c.sweep(ctx, time.Duration(math.MaxInt64))
+}
+
+// sweep is SweepDeadWorkers declaring dead only workers whose dead_after is
+// at most vouched: how long the sweeping member has been connected.
+func (c *Client) sweep(ctx context.Context, vouched time.Duration) (*SweepResult, error) {
 	res := &SweepResult{}
 	var stats settleStats
 	err := c.inTx(ctx, "sweep dead workers", func(tx pgx.Tx) error {
@@ -218,7 +246,8 @@ func (c *Client) SweepDeadWorkers(ctx context.Context) (*SweepResult, error) {
 		rows, err := tx.Query(ctx, `
 UPDATE qf_worker SET dead_at = now()
 WHERE dead_at IS NULL AND heartbeat_at < now() - dead_after_ms * interval '1 millisecond'
-RETURNING id`)
+  AND dead_after_ms <= $1::bigint
+RETURNING id`, vouched.Milliseconds())
 		if err != nil {
 			return fmt.Errorf("declare stale workers dead: %w", err)
 		}

@@ -130,3 +130,34 @@ func TestNewMemberRejectsBadConfig(t *testing.T) {
 		require.Error(t, err, "%+v", cfg)
 	}
 }
+
+// TestMemberVouchesBeforeDeclaringDeath: a member that has just (re)gained
+// the database does not declare others dead until it has itself been
+// heartbeating for their dead_after. After an outage every heartbeat is
+// stale; the first member back must give the others time to reconnect.
+func TestMemberVouchesBeforeDeclaringDeath(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	_, err := b.db.Pool.Exec(ctx, `
+INSERT INTO qf_worker (id, host, pid, heartbeat_at, dead_after_ms) VALUES ('stale', 'h', 1, now() - interval '1 minute', 1000)`)
+	require.NoError(t, err)
+	deadAt := func() *time.Time {
+		var at *time.Time
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT dead_at FROM qf_worker WHERE id = 'stale'`).Scan(&at))
+		return at
+	}
+
+	m, err := b.client.NewMember(flow.MemberConfig{ID: "back", HeartbeatInterval: 20 * time.Millisecond, DeadAfter: time.Second})
+	require.NoError(t, err)
+	require.NoError(t, m.Join(ctx))
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	started := time.Now()
+	go m.Run(runCtx) //nolint:errcheck
+	time.Sleep(150 * time.Millisecond)
+	// Whatever the scheduling, the member's streak is younger than 150 ms
+	// here, so it cannot vouch for a 1 s dead_after yet.
+	require.Nil(t, deadAt(), "declared dead after only %s of connection", time.Since(started))
+	require.Eventually(t, func() bool { return deadAt() != nil }, 10*time.Second, 20*time.Millisecond)
+}
