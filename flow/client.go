@@ -52,6 +52,14 @@ type Config struct {
 	// (see RiverConfig). Defaults to ReconcileIntervalDefault.
 	ReconcileInterval time.Duration
 
+	// CompletionBatchMax bounds how many finished nodes of this process
+	// share one completion transaction (see batch.go): a busy worker
+	// completes up to this many nodes per commit, an idle one each node at
+	// once. 1 gives every node its own transaction. Defaults to
+	// CompletionBatchMaxDefault. Nodes completed with CompleteNodeTx always
+	// use the caller's transaction.
+	CompletionBatchMax int
+
 	// Observer, when set, is told what the runtime did (nodes released,
 	// workflows finished, dead workers swept), for metrics.
 	Observer Observer
@@ -62,12 +70,16 @@ func (c *Config) withDefaults() *Config {
 	out.Logger = cmp.Or(out.Logger, slog.Default())
 	out.ReconcileGrace = cmp.Or(out.ReconcileGrace, ReconcileGraceDefault)
 	out.ReconcileInterval = cmp.Or(out.ReconcileInterval, ReconcileIntervalDefault)
+	out.CompletionBatchMax = cmp.Or(out.CompletionBatchMax, CompletionBatchMaxDefault)
 	return &out
 }
 
 func (c *Config) validate() error {
 	if c.ReconcileGrace < 0 {
 		return fmt.Errorf("ReconcileGrace must not be negative (got %s)", c.ReconcileGrace)
+	}
+	if c.CompletionBatchMax < 1 {
+		return fmt.Errorf("CompletionBatchMax must be at least 1 (got %d)", c.CompletionBatchMax)
 	}
 	if c.ReconcileInterval < time.Second {
 		return fmt.Errorf("ReconcileInterval must be at least 1s (got %s)", c.ReconcileInterval)
@@ -91,6 +103,10 @@ type Client struct {
 	// no-op UPDATE.
 	runningMu sync.Mutex
 	running   map[string]struct{}
+
+	// batcher completes nodes in shared transactions; nil when
+	// Config.CompletionBatchMax is 1.
+	batcher *batcher
 }
 
 // NewClient returns a client on pool. The pool's search_path selects the
@@ -117,7 +133,11 @@ func NewClient(pool *pgxpool.Pool, config *Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flow: river insert client: %w", err)
 	}
-	return &Client{config: config, inserter: inserter, pool: pool, running: map[string]struct{}{}}, nil
+	c := &Client{config: config, inserter: inserter, pool: pool, running: map[string]struct{}{}}
+	if config.CompletionBatchMax > 1 {
+		c.batcher = &batcher{client: c, max: config.CompletionBatchMax}
+	}
+	return c, nil
 }
 
 // Pool returns the pool the client was built on.

@@ -28,8 +28,18 @@ type testBundle struct {
 // setup gives the test a fresh schema and a flow client on it.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupWith(t, &flow.Config{})
+}
+
+// setupWith is setup with a client configured by cfg (ReconcileGrace
+// defaults to 1ms here).
+func setupWith(t *testing.T, cfg *flow.Config) *testBundle {
+	t.Helper()
 	db := pgtest.New(t)
-	client, err := flow.NewClient(db.Pool, &flow.Config{ReconcileGrace: time.Millisecond})
+	if cfg.ReconcileGrace == 0 {
+		cfg.ReconcileGrace = time.Millisecond
+	}
+	client, err := flow.NewClient(db.Pool, cfg)
 	require.NoError(t, err)
 	return &testBundle{db: db, client: client}
 }
@@ -75,6 +85,7 @@ func (b *testBundle) startWorker(t *testing.T, maxWorkers int) *river.Client[pgx
 	workers := river.NewWorkers()
 	require.NoError(t, jobs.Register(workers))
 	river.AddWorker(workers, &expandWorker{})
+	river.AddWorker(workers, &bigOutputWorker{})
 	cfg := b.client.RiverConfig(&river.Config{
 		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
 		RetryPolicy: quickRetry{},

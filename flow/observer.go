@@ -24,6 +24,10 @@ type Observer interface {
 	// were running: requeued to run again, discarded when that was their
 	// last attempt.
 	WorkersSwept(dead, requeued, discarded int)
+
+	// CompletionBatch reports a committed completion transaction of the
+	// batched path and how many nodes it completed.
+	CompletionBatch(nodes int)
 }
 
 // ObserverDefaults implements every Observer method as a no-op.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/quantumflow/quantumflow/dag"
@@ -89,17 +88,25 @@ func (m *middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 			c.report(stats)
 			return nil
 		}
-		if err := c.inTxDurable(dbCtx, "complete node "+meta.Path, func(tx pgx.Tx) error {
-			_, err := c.completeNodeTx(dbCtx, tx, run)
-			return err
-		}); err != nil {
-			return err
+		if c.batcher != nil {
+			err = c.batcher.complete(ctx, run)
+		} else {
+			err = c.inTxDurable(dbCtx, "complete node "+meta.Path, func(tx pgx.Tx) error {
+				_, err := c.completeNodeTx(dbCtx, tx, run)
+				return err
+			})
+			if err == nil {
+				run.mu.Lock()
+				stats = run.stats
+				run.mu.Unlock()
+				c.report(stats)
+			}
 		}
-		run.mu.Lock()
-		stats = run.stats
-		run.mu.Unlock()
-		c.report(stats)
-		return nil
+		if err == nil {
+			return nil
+		}
+		// A refused completion (an output over the limit, say) is the
+		// attempt's failure: on the last attempt the node fails below.
 	}
 	if isFinalFailure(job, err) {
 		state := "failed"
@@ -180,20 +187,11 @@ func CompleteNodeTx(ctx context.Context, tx pgx.Tx) (settled bool, err error) {
 // completeNodeTx is the completion transaction of one node: River's
 // completion, the node's final row, and the release of its dependents.
 func (c *Client) completeNodeTx(ctx context.Context, tx pgx.Tx, run *nodeRun) (bool, error) {
-	updated, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, &river.Job[nodeArgs]{JobRow: run.job})
+	o, err := c.completeJobTx(ctx, tx, run)
 	if err != nil {
-		return false, fmt.Errorf("complete job %d: %w", run.job.ID, err)
+		return false, err
 	}
-	run.mu.Lock()
-	output := run.output
-	run.mu.Unlock()
-	if output == nil {
-		output = updated.Output()
-	}
-	if len(output) > dag.MaxOutputBytes {
-		return false, fmt.Errorf("%w: %s produced %d bytes (limit %d)", ErrOutputTooLarge, run.meta.Path, len(output), dag.MaxOutputBytes)
-	}
-	n, stats, err := c.finishNodeTx(ctx, tx, []nodeOutcome{{run: run, state: "completed", output: output}})
+	n, stats, err := c.finishNodeTx(ctx, tx, []nodeOutcome{o})
 	if err != nil {
 		return false, err
 	}
@@ -201,6 +199,14 @@ func (c *Client) completeNodeTx(ctx context.Context, tx pgx.Tx, run *nodeRun) (b
 	run.stats = stats
 	run.mu.Unlock()
 	return n == 1, nil
+}
+
+// checkOutputSize refuses an output over DESIGN's limit.
+func checkOutputSize(path string, output []byte) error {
+	if len(output) > dag.MaxOutputBytes {
+		return fmt.Errorf("%w: %s produced %d bytes (limit %d)", ErrOutputTooLarge, path, len(output), dag.MaxOutputBytes)
+	}
+	return nil
 }
 
 // nodeOutcome is how a node's job ended.

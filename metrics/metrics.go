@@ -99,6 +99,7 @@ type Metrics struct {
 	deadWorkers       prometheus.Counter
 	jobsRescued       *prometheus.CounterVec
 	workerInfo        *prometheus.GaugeVec
+	completionBatch   prometheus.Histogram
 }
 
 // New returns Metrics registered in a new private registry, together with the
@@ -139,6 +140,11 @@ func New() *Metrics {
 			Name: "quantumflow_jobs_rescued_total",
 			Help: "Running jobs of dead workers that this process handed back, by outcome (requeued, discarded).",
 		}, []string{"outcome"}),
+		completionBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "quantumflow_completion_batch_nodes",
+			Help:    "Nodes completed per committed transaction of the batched completion path in this process.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 .. 1024
+		}),
 		workerInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "quantumflow_worker_info",
 			Help: "Always 1; its labels name this worker process: River client id and version.",
@@ -156,6 +162,7 @@ func New() *Metrics {
 		m.deadWorkers,
 		m.jobsRescued,
 		m.workerInfo,
+		m.completionBatch,
 	)
 	for _, s := range workflowFinalStatuses {
 		m.workflowsFinished.WithLabelValues(s)
@@ -244,6 +251,10 @@ func (o *observer) WorkflowsFinished(status string, n int) {
 	if n > 0 {
 		o.m.workflowsFinished.WithLabelValues(status).Add(float64(n))
 	}
+}
+
+func (o *observer) CompletionBatch(nodes int) {
+	o.m.completionBatch.Observe(float64(nodes))
 }
 
 func (o *observer) WorkersSwept(dead, requeued, discarded int) {

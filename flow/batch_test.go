@@ -1,0 +1,123 @@
+package flow_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/quantumflow/quantumflow/flow"
+)
+
+// batchCounter is an Observer that records completion batch sizes.
+type batchCounter struct {
+	flow.ObserverDefaults
+	mu      sync.Mutex
+	batches []int
+}
+
+func (o *batchCounter) CompletionBatch(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.batches = append(o.batches, n)
+}
+
+func (o *batchCounter) snapshot() (batches, nodes, largest int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, n := range o.batches {
+		nodes += n
+		largest = max(largest, n)
+	}
+	return len(o.batches), nodes, largest
+}
+
+// BigOutputArgs is the test kind "big": it sets an output over the 8 MiB
+// limit, so its completion is refused.
+type BigOutputArgs struct{}
+
+func (BigOutputArgs) Kind() string { return "big" }
+
+type bigOutputWorker struct {
+	river.WorkerDefaults[BigOutputArgs]
+}
+
+func (*bigOutputWorker) Work(ctx context.Context, _ *river.Job[BigOutputArgs]) error {
+	return flow.SetOutput(ctx, map[string]string{"blob": strings.Repeat("x", 9<<20)})
+}
+
+// TestBatchedCompletion runs a wide fan-out on many workers: finished nodes
+// share completion transactions (fewer batches than nodes), every node is
+// completed once, and the join runs after all of them.
+func TestBatchedCompletion(t *testing.T) {
+	t.Parallel()
+	obs := &batchCounter{}
+	b := setupWith(t, &flow.Config{Observer: obs})
+	b.startWorker(t, 100)
+
+	var spec strings.Builder
+	spec.WriteString("name: batch\nnodes:\n  - {id: root, kind: noop}\n")
+	var ids []string
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(&spec, "  - {id: n%d, kind: noop, deps: [root]}\n", i)
+		ids = append(ids, fmt.Sprintf("n%d", i))
+	}
+	fmt.Fprintf(&spec, "  - {id: join, kind: echo, deps: [%s]}\n", strings.Join(ids, ", "))
+	id := b.submitYAML(t, spec.String())
+	st := b.waitFinished(t, id, time.Minute)
+	require.Equal(t, "completed", st.Status)
+
+	batches, nodes, largest := obs.snapshot()
+	require.Equal(t, 502, nodes, "every node completed through the batcher exactly once")
+	require.Less(t, batches, nodes, "no two completions ever shared a transaction")
+	t.Logf("502 nodes in %d transactions, largest %d", batches, largest)
+}
+
+// TestBatchedCompletionIsolatesRefusals puts nodes whose completion is
+// refused (output over the limit) among many good ones: the good ones
+// complete, the bad ones fail on their own.
+func TestBatchedCompletionIsolatesRefusals(t *testing.T) {
+	t.Parallel()
+	// The reconciler would also fail those nodes, but only after its
+	// interval: keep it out of the way to see the middleware do it.
+	b := setupWith(t, &flow.Config{ReconcileInterval: time.Hour})
+	b.startWorker(t, 60)
+	var spec strings.Builder
+	spec.WriteString("name: refuse\nnodes:\n")
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&spec, "  - {id: ok%d, kind: noop}\n", i)
+	}
+	for i := 0; i < 3; i++ {
+		fmt.Fprintf(&spec, "  - {id: big%d, kind: big, max_attempts: 1}\n", i)
+	}
+	id := b.submitYAML(t, spec.String())
+	st := b.waitFinished(t, id, time.Minute)
+	require.Equal(t, "failed", st.Status)
+	for _, n := range st.Nodes {
+		if strings.HasPrefix(n.ID, "big") {
+			require.Equal(t, "failed", n.State, n.ID)
+			require.Contains(t, *n.Error, "output too large", n.ID)
+		} else {
+			require.Equal(t, "completed", n.State, n.ID)
+		}
+	}
+}
+
+// TestPerNodeCompletion runs with CompletionBatchMax 1: every node in its
+// own transaction, nothing through the batcher.
+func TestPerNodeCompletion(t *testing.T) {
+	t.Parallel()
+	obs := &batchCounter{}
+	b := setupWith(t, &flow.Config{Observer: obs, CompletionBatchMax: 1})
+	b.startWorker(t, 20)
+	id := b.submitYAML(t, "name: single\nnodes:\n  - {id: a, kind: noop}\n  - {id: b, kind: echo, deps: [a]}\n  - {id: c, kind: echo, deps: [a]}\n  - {id: d, kind: echo, deps: [b, c]}\n")
+	st := b.waitFinished(t, id, 30*time.Second)
+	require.Equal(t, "completed", st.Status)
+	batches, _, _ := obs.snapshot()
+	require.Zero(t, batches)
+}
