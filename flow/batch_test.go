@@ -2,6 +2,7 @@ package flow_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -120,4 +121,56 @@ func TestPerNodeCompletion(t *testing.T) {
 	require.Equal(t, "completed", st.Status)
 	batches, _, _ := obs.snapshot()
 	require.Zero(t, batches)
+}
+
+// RecorderArgs are the args of the test kind "recorder": it records its
+// output with River's RecordOutput instead of flow.SetOutput.
+type RecorderArgs struct {
+	N int `json:"n"`
+}
+
+func (RecorderArgs) Kind() string { return "recorder" }
+
+type recorderWorker struct {
+	river.WorkerDefaults[RecorderArgs]
+}
+
+func (*recorderWorker) Work(ctx context.Context, job *river.Job[RecorderArgs]) error {
+	return river.RecordOutput(ctx, map[string]int{"recorded": job.Args.N})
+}
+
+// TestRecordOutput: outputs recorded with River's RecordOutput are stored
+// with their nodes and passed to dependents, on the batched path (many
+// nodes at once, mixed with nodes that record nothing) and on the per-node
+// path. It also guards the batched path's detection of RecordOutput (see
+// outputSpy) against River upgrades.
+func TestRecordOutput(t *testing.T) {
+	t.Parallel()
+	for _, batchMax := range []int{flow.CompletionBatchMaxDefault, 1} {
+		t.Run(fmt.Sprintf("batch max %d", batchMax), func(t *testing.T) {
+			t.Parallel()
+			b := setupWith(t, &flow.Config{CompletionBatchMax: batchMax})
+			b.startWorker(t, 50)
+			var spec strings.Builder
+			spec.WriteString("name: record\nnodes:\n")
+			var deps []string
+			for i := 0; i < 60; i++ {
+				fmt.Fprintf(&spec, "  - {id: r%d, kind: recorder, args: {n: %d}}\n  - {id: p%d, kind: noop}\n", i, i, i)
+				deps = append(deps, fmt.Sprintf("r%d", i))
+			}
+			fmt.Fprintf(&spec, "  - {id: sum, kind: echo, deps: [%s]}\n", strings.Join(deps, ", "))
+			id := b.submitYAML(t, spec.String())
+			st := b.waitFinished(t, id, time.Minute)
+			require.Equal(t, "completed", st.Status)
+			for i := 0; i < 60; i++ {
+				require.JSONEq(t, fmt.Sprintf(`{"recorded": %d}`, i), string(nodeByID(t, st, fmt.Sprintf("r%d", i)).Output))
+			}
+			var echo struct {
+				Deps map[string]map[string]int `json:"deps"`
+			}
+			require.NoError(t, json.Unmarshal(nodeByID(t, st, "sum").Output, &echo))
+			require.Len(t, echo.Deps, 60)
+			require.Equal(t, 7, echo.Deps["r7"]["recorded"])
+		})
+	}
 }

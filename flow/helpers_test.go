@@ -86,6 +86,7 @@ func (b *testBundle) startWorker(t *testing.T, maxWorkers int) *river.Client[pgx
 	require.NoError(t, jobs.Register(workers))
 	river.AddWorker(workers, &expandWorker{})
 	river.AddWorker(workers, &bigOutputWorker{})
+	river.AddWorker(workers, &recorderWorker{})
 	cfg := b.client.RiverConfig(&river.Config{
 		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
 		RetryPolicy: quickRetry{},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/riverqueue/river/rivertype"
 
@@ -23,6 +24,9 @@ type nodeRun struct {
 	expansion     *expansion
 	output        json.RawMessage
 	stats         settleStats // what the completion did, reported after commit
+	// recordedOutput is set when Work may have used River's RecordOutput
+	// (see outputSpy).
+	recordedOutput atomic.Bool
 
 	loadOnce sync.Once
 	loadErr  error

@@ -70,7 +70,7 @@ func (m *middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 		workCtx, cancel = context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 		defer cancel()
 	}
-	err := doInner(workCtx)
+	err := doInner(outputSpy{Context: workCtx, touched: &run.recordedOutput})
 	if timeout > 0 && nodeTimedOut(workCtx, nodeDeadline) {
 		if err == nil {
 			err = ErrTimeout
