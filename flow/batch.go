@@ -10,9 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivertype"
 )
 
 // This file is the batched completion path. One transaction per node caps a
@@ -134,7 +132,7 @@ func (b *batcher) flush(batch []*pendingCompletion) {
 // settles their nodes, in tx. Jobs whose Work may have recorded an output
 // with River's RecordOutput are completed one by one with
 // river.JobCompleteTx, which merges that output into the job; the others
-// share one set-based statement of River's driver.
+// share one set-based statement.
 func (c *Client) completeBatchTx(ctx context.Context, tx pgx.Tx, batch []*pendingCompletion) (settleStats, error) {
 	outcomes := make([]nodeOutcome, 0, len(batch))
 	var plain []*nodeRun
@@ -167,32 +165,26 @@ func (c *Client) completeBatchTx(ctx context.Context, tx pgx.Tx, batch []*pendin
 	return stats, err
 }
 
-// completeJobsTx sets many running jobs completed in one statement, River's
-// own (the driver's JobSetStateIfRunningMany, which river.JobCompleteTx
-// runs for one job). A job that is no longer running is left as it is.
+// completeJobsTx sets many running jobs completed in one statement: what
+// river.JobCompleteTx does for one job without recorded output (state and
+// finalized_at; a job that is no longer running is left as it is). River's
+// own JobSetStateIfRunningMany would do the same, but it takes a dozen
+// arrays and returns whole rows, and it cost twice this statement's time in
+// the 1 → 5 000 → 1 profile.
 func completeJobsTx(ctx context.Context, tx pgx.Tx, runs []*nodeRun) error {
-	n := len(runs)
-	now := time.Now().UTC()
-	params := &riverdriver.JobSetStateIfRunningManyParams{
-		ID:              make([]int64, n),
-		Attempt:         make([]*int, n),
-		ErrData:         make([][]byte, n),
-		FinalizedAt:     make([]*time.Time, n),
-		MetadataDoMerge: make([]bool, n),
-		MetadataUpdates: make([][]byte, n),
-		ScheduledAt:     make([]*time.Time, n),
-		State:           make([]rivertype.JobState, n),
-	}
+	ids := make([]int64, len(runs))
 	for i, run := range runs {
-		params.ID[i] = run.job.ID
-		params.FinalizedAt[i] = &now
-		params.State[i] = rivertype.JobStateCompleted
+		ids[i] = run.job.ID
 	}
-	if _, err := riverpgxv5.New(nil).UnwrapExecutor(tx).JobSetStateIfRunningMany(ctx, params); err != nil {
-		return fmt.Errorf("complete %d jobs: %w", n, err)
+	if _, err := tx.Exec(ctx, sqlCompleteJobs, ids, time.Now().UTC()); err != nil {
+		return fmt.Errorf("complete %d jobs: %w", len(ids), err)
 	}
 	return nil
 }
+
+const sqlCompleteJobs = `
+UPDATE river_job SET state = 'completed', finalized_at = $2
+WHERE id = ANY($1::bigint[]) AND state = 'running'`
 
 // valuesOf is a context whose deadline and cancellation come from one
 // context and whose values come from another: the batch's transaction runs

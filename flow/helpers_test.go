@@ -33,7 +33,7 @@ func setup(t *testing.T) *testBundle {
 
 // setupWith is setup with a client configured by cfg (ReconcileGrace
 // defaults to 1ms here).
-func setupWith(t *testing.T, cfg *flow.Config) *testBundle {
+func setupWith(t testing.TB, cfg *flow.Config) *testBundle {
 	t.Helper()
 	db := pgtest.New(t)
 	if cfg.ReconcileGrace == 0 {
@@ -80,7 +80,7 @@ func (*expandWorker) Work(ctx context.Context, job *river.Job[ExpandArgs]) error
 
 // startWorker starts a River client working the built-in kinds and the test
 // kinds on the bundle's schema, stopped when the test ends.
-func (b *testBundle) startWorker(t *testing.T, maxWorkers int) *river.Client[pgx.Tx] {
+func (b *testBundle) startWorker(t testing.TB, maxWorkers int) *river.Client[pgx.Tx] {
 	t.Helper()
 	workers := river.NewWorkers()
 	require.NoError(t, jobs.Register(workers))
