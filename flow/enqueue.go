@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/tidwall/gjson"
 )
 
 // leafRow is what it takes to turn a node into a River job.
@@ -47,13 +48,26 @@ type jobMeta struct {
 }
 
 // parseJobMeta extracts the node a job belongs to; ok is false for a job
-// that is not part of a workflow.
+// that is not part of a workflow. It runs for every job a worker starts, so
+// it reads only the keys it needs with gjson (River's own JSON reader):
+// encoding/json took 10 µs a job, an eighth of the worker's CPU in the
+// BenchmarkWide profile.
 func parseJobMeta(metadata []byte) (jobMeta, bool) {
-	var m jobMeta
-	if len(metadata) == 0 || json.Unmarshal(metadata, &m) != nil || m.Workflow == "" {
+	if len(metadata) == 0 || !gjson.ValidBytes(metadata) {
 		return jobMeta{}, false
 	}
-	return m, true
+	r := gjson.GetManyBytes(metadata, "qf_wf", "qf_n", "qf_r", "qf_b", "qf_path", "qf_t")
+	if r[0].Type != gjson.String || r[0].Str == "" || r[1].Type != gjson.Number {
+		return jobMeta{}, false
+	}
+	return jobMeta{
+		Workflow:  r[0].Str,
+		Node:      int32(r[1].Int()),
+		Run:       int32(r[2].Int()),
+		Base:      int32(r[3].Int()),
+		Path:      r[4].Str,
+		TimeoutMS: r[5].Int(),
+	}, true
 }
 
 // nodeArgs is the JobArgs of a node's job: the node's kind, and its args as

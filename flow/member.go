@@ -37,10 +37,16 @@ const (
 	// before others declare it dead and hand back its running jobs.
 	DeadAfterDefault = 5 * time.Second
 
-	// deadRowsKept is how long the row of a dead worker is kept: while it
-	// exists, a job still marked running under its id is handed back. Past
-	// it, River's own rescuer is the backstop.
+	// deadRowsKept is how long the row of a dead worker is kept, for
+	// operators reading qf_worker.
 	deadRowsKept = 24 * time.Hour
+
+	// rescueWindow is how long after a worker's death sweeps still look for
+	// jobs marked running under its ID. The first sweep normally hands back
+	// all of them; later ones catch a job that was locked by a committing
+	// transaction at the time. Past it, River's own rescuer is the
+	// backstop. Sweeps skip the job scan when no worker died within it.
+	rescueWindow = 10 * time.Minute
 )
 
 // MemberConfig configures a fleet Member.
@@ -254,7 +260,20 @@ RETURNING id`, vouched.Milliseconds())
 		if res.Dead, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 			return fmt.Errorf("declare stale workers dead: %w", err)
 		}
-		rows, err = tx.Query(ctx, sqlRescueJobs, res.Dead, deadRowsKept)
+		if _, err := tx.Exec(ctx, `DELETE FROM qf_worker WHERE dead_at < now() - $1::interval`, deadRowsKept); err != nil {
+			return fmt.Errorf("forget long-dead workers: %w", err)
+		}
+		var recentlyDead bool
+		if len(res.Dead) == 0 {
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM qf_worker WHERE dead_at > now() - $1::interval)`,
+				rescueWindow).Scan(&recentlyDead); err != nil {
+				return fmt.Errorf("look for dead workers: %w", err)
+			}
+		}
+		if len(res.Dead) == 0 && !recentlyDead {
+			return nil
+		}
+		rows, err = tx.Query(ctx, sqlRescueJobs, res.Dead, rescueWindow)
 		if err != nil {
 			return fmt.Errorf("hand back jobs of dead workers: %w", err)
 		}
@@ -283,9 +302,6 @@ RETURNING id`, vouched.Milliseconds())
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM qf_worker WHERE dead_at < now() - $1::interval`, deadRowsKept); err != nil {
-			return fmt.Errorf("forget long-dead workers: %w", err)
-		}
 		return nil
 	})
 	if err != nil {
@@ -305,7 +321,7 @@ RETURNING id`, vouched.Milliseconds())
 // sqlRescueJobs hands back the running jobs whose current attempt belongs to
 // a dead worker ($1: workers declared dead by this statement's transaction,
 // whose dead_at is not yet visible to a fresh snapshot of other sessions;
-// plus every row already marked dead within $2). River appends the worker's
+// plus every row marked dead within $2, rescueWindow). River appends the worker's
 // ID to attempted_by when it fetches a job, so the last element is the
 // holder of the current attempt. Rows locked by a transaction completing
 // the job right now are skipped: that worker is evidently alive, and the

@@ -289,11 +289,6 @@ WITH o AS (
     SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[],
                          $7::int[], $8::bigint[], $9::timestamptz[], $10::int[])
         AS o(workflow_id, idx, run, state, output, error, attempts, job_id, started_at, children)
-), locked AS (
-    SELECT o.*
-    FROM qf_node q JOIN o ON q.workflow_id = o.workflow_id AND q.idx = o.idx
-    ORDER BY q.workflow_id, q.idx
-    FOR UPDATE OF q
 ), upd AS (
     UPDATE qf_node q SET
         state              = CASE WHEN o.children > 0 THEN 'active' ELSE o.state END,
@@ -305,7 +300,7 @@ WITH o AS (
         finished_at        = CASE WHEN o.children > 0 THEN NULL ELSE now() END,
         remaining_children = o.children,
         failed_children    = 0
-    FROM locked o
+    FROM o
     WHERE q.workflow_id = o.workflow_id AND q.idx = o.idx
       AND q.run = o.run AND q.state = 'enqueued'
     RETURNING q.workflow_id, q.idx, q.parent_idx, q.dependents, q.dependents = '{}' OR q.rollup_sink AS sink, q.state

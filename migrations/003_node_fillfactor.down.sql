@@ -1,0 +1,1 @@
+ALTER TABLE qf_node RESET (fillfactor);
