@@ -12,8 +12,9 @@ import (
 
 // holderRow is a qf_worker row: its heartbeat's age and whether it left.
 type holderRow struct {
-	age  time.Duration
-	left bool
+	age     time.Duration
+	left    bool
+	deadFor time.Duration // with left: how long ago it left
 }
 
 // TestSweepDeadWorkers puts one job in the state a fetch leaves it in
@@ -39,6 +40,7 @@ func TestSweepDeadWorkers(t *testing.T) {
 		{name: "stale heartbeat hands the job back", worker: &holderRow{age: time.Minute}, attemptedBy: []string{"w"}, attempt: 1, maxAttempts: 3, wantJob: "available", wantNode: "available", wantDead: 1},
 		{name: "left worker hands the job back", worker: &holderRow{age: 0, left: true}, attemptedBy: []string{"w"}, attempt: 1, maxAttempts: 3, wantJob: "available", wantNode: "available"},
 		{name: "last attempt discards and fails the node", worker: &holderRow{age: time.Minute}, attemptedBy: []string{"w"}, attempt: 2, maxAttempts: 2, wantJob: "discarded", wantNode: "failed", wantDead: 1},
+		{name: "worker dead beyond the rescue window is left to River", worker: &holderRow{age: time.Hour, left: true, deadFor: 20 * time.Minute}, attemptedBy: []string{"w"}, attempt: 1, maxAttempts: 3, wantJob: "running", wantNode: "running"},
 		{name: "unknown holder is left to River", worker: nil, attemptedBy: []string{"w"}, attempt: 1, maxAttempts: 3, wantJob: "running", wantNode: "running"},
 		{name: "dead worker of an earlier attempt does not matter", worker: &holderRow{age: time.Minute}, attemptedBy: []string{"w", "alive"}, attempt: 2, maxAttempts: 3, wantJob: "running", wantNode: "running", wantDead: 1},
 	}
@@ -57,7 +59,7 @@ func TestSweepDeadWorkers(t *testing.T) {
 			if tt.worker != nil {
 				_, err := pool.Exec(ctx, `
 INSERT INTO qf_worker (id, host, pid, heartbeat_at, dead_after_ms, dead_at)
-VALUES ('w', 'h', 1, now() - $1::interval, 5000, CASE WHEN $2 THEN now() END)`, tt.worker.age, tt.worker.left)
+VALUES ('w', 'h', 1, now() - $1::interval, 5000, CASE WHEN $2 THEN now() - $3::interval END)`, tt.worker.age, tt.worker.left, tt.worker.deadFor)
 				require.NoError(t, err)
 			}
 			_, err = pool.Exec(ctx, `
