@@ -322,3 +322,29 @@ UPDATE river_job SET
 	require.NoError(t, err)
 	require.Zero(t, res.Settled)
 }
+
+// TestProgress counts a workflow's nodes as Status lists them.
+func TestProgress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.startWorker(t, 10)
+	id := b.submitYAML(t, "name: prog\nnodes:\n  - {id: a, kind: noop}\n  - id: g\n    deps: [a]\n    nodes:\n      - {id: x, kind: fail, args: {times: -1}, max_attempts: 1}\n      - {id: y, kind: noop}\n  - {id: z, kind: noop, deps: [g]}\n")
+	st := b.waitFinished(t, id, 30*time.Second)
+	require.Equal(t, "failed", st.Status)
+
+	p, err := b.client.Progress(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, id, p.ID)
+	require.Equal(t, "prog", p.Name)
+	require.Equal(t, "failed", p.Status)
+	require.NotNil(t, p.FinishedAt)
+	require.Equal(t, len(st.Nodes), p.Nodes)
+	require.Equal(t, 5, p.Final) // a, x, y completed/failed, g failed, z cancelled
+	require.Equal(t, 1, p.Failed) // the leaf x; the group is not counted
+
+	_, err = b.client.Progress(ctx, "00000000-0000-0000-0000-000000000000")
+	require.ErrorIs(t, err, flow.ErrNotFound)
+	_, err = b.client.Progress(ctx, "nope")
+	require.ErrorIs(t, err, flow.ErrInvalidID)
+}

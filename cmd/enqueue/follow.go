@@ -33,35 +33,18 @@ func (p progress) String() string {
 	return fmt.Sprintf("%s: %d/%d nodes final, %d failed, %s", p.status, p.final, p.total, p.failed, fmtDuration(p.elapsed))
 }
 
-func isFinalState(state string) bool {
-	switch state {
-	case "completed", "failed", "cancelled", "skipped":
-		return true
-	}
-	return false
-}
-
 func isFinalStatus(status string) bool {
 	return status == "completed" || status == "failed" || status == "cancelled"
 }
 
-func (a *app) progressOf(st *flow.WorkflowStatus) progress {
-	p := progress{status: st.Status, total: len(st.Nodes)}
-	for i := range st.Nodes {
-		n := &st.Nodes[i]
-		if isFinalState(n.State) {
-			p.final++
-		}
-		if n.State == "failed" && n.Kind != nil {
-			p.failed++
-		}
-	}
+func (a *app) progressOf(p *flow.Progress) progress {
+	out := progress{status: p.Status, total: p.Nodes, final: p.Final, failed: p.Failed}
 	end := a.now()
-	if st.FinishedAt != nil {
-		end = *st.FinishedAt
+	if p.FinishedAt != nil {
+		end = *p.FinishedAt
 	}
-	p.elapsed = max(end.Sub(st.CreatedAt), 0)
-	return p
+	out.elapsed = max(end.Sub(p.CreatedAt), 0)
+	return out
 }
 
 // follow polls the workflow's status until it is final, reporting progress
@@ -76,19 +59,25 @@ func (a *app) follow(ctx context.Context, client *flow.Client, id string, pollIn
 	)
 	for {
 		began := time.Now()
-		st, err := client.Status(ctx, id)
+		pr, err := client.Progress(ctx, id)
+		var st *flow.WorkflowStatus
+		if err == nil && isFinalStatus(pr.Status) {
+			// Final: read the nodes once, to name the failed ones (and
+			// print the status with -o json).
+			st, err = client.Status(ctx, id)
+		}
 		wait := pollInterval
 		switch {
 		case err == nil:
 			failingSince = time.Time{}
-			last = a.progressOf(st)
-			if isFinalStatus(st.Status) {
+			last = a.progressOf(pr)
+			if st != nil {
 				rep.finish(last)
 				return a.finished(st, last, output)
 			}
 			rep.update(last)
-			// Status reads every node: on a large workflow, poll less
-			// often than it takes to read, so following never loads the
+			// Progress counts every node: on a large workflow, poll less
+			// often than it takes to count, so following never loads the
 			// server.
 			wait = max(pollInterval, 4*time.Since(began))
 		case ctx.Err() != nil:

@@ -135,7 +135,7 @@ func TestFinishedListsFailures(t *testing.T) {
 		Nodes: append([]flow.NodeStatus{group("g", "failed", 10)}, nodes...)}
 	var stdout, stderr bytes.Buffer
 	a := &app{stdout: &stdout, stderr: &stderr, now: time.Now}
-	err := a.finished(st, a.progressOf(st), outText)
+	err := a.finished(st, progress{status: st.Status, total: len(st.Nodes), final: len(st.Nodes), failed: 25, elapsed: end.Sub(t0)}, outText)
 	require.Error(t, err)
 	require.Equal(t, 4, cliutil.CodeOf(err))
 	out := stderr.String()
