@@ -340,7 +340,7 @@ func TestProgress(t *testing.T) {
 	require.Equal(t, "failed", p.Status)
 	require.NotNil(t, p.FinishedAt)
 	require.Equal(t, len(st.Nodes), p.Nodes)
-	require.Equal(t, 5, p.Final) // a, x, y completed/failed, g failed, z cancelled
+	require.Equal(t, 5, p.Final)  // a, x, y completed/failed, g failed, z cancelled
 	require.Equal(t, 1, p.Failed) // the leaf x; the group is not counted
 
 	_, err = b.client.Progress(ctx, "00000000-0000-0000-0000-000000000000")
