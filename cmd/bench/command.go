@@ -6,19 +6,16 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/quantumflow/quantumflow/internal/cliutil"
+	"github.com/quantumflow/quantumflow/internal/syncio"
 )
 
 // The shapes, in the order they run.
@@ -56,7 +53,7 @@ const (
 )
 
 // errInterrupted is the cause of the run's context after SIGINT or SIGTERM.
-var errInterrupted = errors.New("interrupted")
+var errInterrupted = cliutil.ErrInterrupted
 
 // options are the flags as given.
 type options struct {
@@ -113,38 +110,17 @@ type config struct {
 // run executes the command line and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	// Progress lines, child processes' logs and errors share stderr.
-	stderr = &syncWriter{w: stderr}
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		select {
-		case <-sigs:
-			fmt.Fprintln(stderr, "bench: interrupted; stopping the workers and dropping the benchmark database")
-			cancel(errInterrupted)
-		case <-ctx.Done():
-		}
-	}()
+	stderr = &syncio.Writer{W: stderr}
+	ctx, stop := cliutil.InterruptContext(func() {
+		fmt.Fprintln(stderr, "bench: interrupted; stopping the workers and dropping the benchmark database")
+	})
+	defer stop()
 	do := func(ctx context.Context, cfg *config) error { return runBench(ctx, cfg, args, stdout, stderr) }
 	err := rootCmd(args, stdout, stderr, do).ExecuteContext(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "bench:", cliutil.Redact(err.Error()))
 	}
 	return cliutil.CodeOf(err)
-}
-
-// syncWriter serialises writes to w.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // rootCmd parses args and calls do with the resolved configuration.

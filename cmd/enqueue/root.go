@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,7 +21,7 @@ import (
 // errInterrupted is the cause of the command's context after SIGINT or
 // SIGTERM; errTimeout after --timeout.
 var (
-	errInterrupted = errors.New("interrupted")
+	errInterrupted = cliutil.ErrInterrupted
 	errTimeout     = errors.New("timed out")
 )
 
@@ -61,18 +58,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		stderrTTY: func() bool { return cliutil.IsTerminal(stderr) },
 		now:       time.Now,
 	}
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		select {
-		case <-sigs:
-			cancel(errInterrupted)
-		case <-ctx.Done():
-		}
-	}()
+	ctx, stop := cliutil.InterruptContext(nil)
+	defer stop()
 	defer a.close()
 
 	root := a.rootCmd()

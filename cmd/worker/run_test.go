@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,30 +21,12 @@ import (
 	"github.com/quantumflow/quantumflow/flow"
 	"github.com/quantumflow/quantumflow/internal/cliutil"
 	"github.com/quantumflow/quantumflow/internal/pgtest"
+	"github.com/quantumflow/quantumflow/internal/syncio"
 )
-
-// syncBuffer is a bytes.Buffer safe for the worker's goroutines to write
-// while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // workerRun is one in-process run of the worker command.
 type workerRun struct {
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncio.Buffer
 	signals        chan os.Signal
 	cancel         context.CancelFunc
 	done           chan int // the exit code
@@ -56,7 +36,7 @@ type workerRun struct {
 func startWorker(t *testing.T, db *pgtest.DB, args ...string) *workerRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &workerRun{stdout: &syncBuffer{}, stderr: &syncBuffer{}, signals: make(chan os.Signal, 3), cancel: cancel, done: make(chan int, 1)}
+	w := &workerRun{stdout: &syncio.Buffer{}, stderr: &syncio.Buffer{}, signals: make(chan os.Signal, 3), cancel: cancel, done: make(chan int, 1)}
 	common := []string{"--database-url", db.URL, "--log-format", "json"}
 	if len(args) > 0 && args[0] == "migrate" {
 		args = append(append([]string{"migrate"}, common...), args[1:]...)

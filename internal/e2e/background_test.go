@@ -1,16 +1,16 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quantumflow/quantumflow/internal/syncio"
 )
 
 // enqueueProc is an enqueue command running in the background.
@@ -19,8 +19,8 @@ type enqueueProc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	code int
-	out  syncBuffer
-	err  syncBuffer
+	out  syncio.Buffer
+	err  syncio.Buffer
 }
 
 // startEnqueue starts enqueue in the background, for commands that follow a
@@ -88,22 +88,4 @@ func (p *enqueueProc) wait(timeout time.Duration) int {
 		p.t.Fatalf("enqueue %s did not exit within %s:\n%s", strings.Join(p.cmd.Args[1:], " "), timeout, p.stderr())
 		return 0
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and readers at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

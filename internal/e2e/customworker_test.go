@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quantumflow/quantumflow/internal/syncio"
 )
 
 var (
@@ -45,7 +47,7 @@ func TestCustomWorkerExample(t *testing.T) {
 
 	cmd := exec.Command(customWorkerBin)
 	cmd.Env = append(baseEnv(), "DATABASE_URL="+e.URL)
-	var logs syncBuffer
+	var logs syncio.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())
 	done := make(chan struct{}) // closed when the process exited; waitErr is then set
