@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,12 @@ import (
 type testBundle struct {
 	db     *pgtest.DB
 	client *flow.Client
+
+	// gates holds the gates of the test kind "hold" (see hold_test.go),
+	// and failing the keys on which the test kinds "flaky" and
+	// "expandflaky" fail (see retry_test.go).
+	gates   gateSet
+	failing sync.Map
 }
 
 // setup gives the test a fresh schema and a flow client on it.
@@ -87,6 +94,10 @@ func (b *testBundle) startWorker(t testing.TB, maxWorkers int) *river.Client[pgx
 	river.AddWorker(workers, &expandWorker{})
 	river.AddWorker(workers, &bigOutputWorker{})
 	river.AddWorker(workers, &recorderWorker{})
+	river.AddWorker(workers, &bigRecordWorker{})
+	river.AddWorker(workers, &holdWorker{gates: &b.gates})
+	river.AddWorker(workers, &flakyWorker{failing: &b.failing})
+	river.AddWorker(workers, &expandFlakyWorker{failing: &b.failing})
 	cfg := b.client.RiverConfig(&river.Config{
 		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
 		RetryPolicy: quickRetry{},
@@ -98,8 +109,12 @@ func (b *testBundle) startWorker(t testing.TB, maxWorkers int) *river.Client[pgx
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = rc.StopAndCancel(ctx)
+		if err := rc.StopAndCancel(ctx); err != nil {
+			t.Errorf("stop River client: %v", err)
+		}
 	})
+	// Runs before the stop above: no "hold" job may block it.
+	t.Cleanup(b.gates.openAll)
 	return rc
 }
 
