@@ -52,26 +52,39 @@ func (*bigOutputWorker) Work(ctx context.Context, _ *river.Job[BigOutputArgs]) e
 	return flow.SetOutput(ctx, map[string]string{"blob": strings.Repeat("x", 9<<20)})
 }
 
-// TestBatchedCompletion runs a wide fan-out on many workers: finished nodes
-// share completion transactions (fewer batches than nodes), every node is
-// completed once, and the join runs after all of them.
+// TestBatchedCompletion runs a wide fan-out on many workers, with the
+// reconciler out of the way: finished nodes share completion transactions
+// (fewer batches than nodes), every node is completed once (one River job
+// each, one completion each through the batcher, nothing left for the
+// reconciler), and the join runs after all of them — one straggler parent
+// sleeps, so a join released early would start while it still runs.
 func TestBatchedCompletion(t *testing.T) {
 	t.Parallel()
 	obs := &batchCounter{}
-	b := setupWith(t, &flow.Config{Observer: obs})
+	b := setupWith(t, noReconciler(flow.Config{Observer: obs}))
 	b.startWorker(t, 100)
 
 	var spec strings.Builder
 	spec.WriteString("name: batch\nnodes:\n  - {id: root, kind: noop}\n")
 	var ids []string
 	for i := 0; i < 500; i++ {
-		fmt.Fprintf(&spec, "  - {id: n%d, kind: noop, deps: [root]}\n", i)
+		kind := "kind: noop"
+		if i == 499 { // fetched last: River fetches in id order
+			kind = "kind: sleep, args: {ms: 300}"
+		}
+		fmt.Fprintf(&spec, "  - {id: n%d, %s, deps: [root]}\n", i, kind)
 		ids = append(ids, fmt.Sprintf("n%d", i))
 	}
 	fmt.Fprintf(&spec, "  - {id: join, kind: echo, deps: [%s]}\n", strings.Join(ids, ", "))
 	id := b.submitYAML(t, spec.String())
-	st := b.waitFinished(t, id, time.Minute)
+	st := b.waitFinishedOrStalled(t, id, time.Minute)
 	require.Equal(t, "completed", st.Status)
+	for _, n := range st.Nodes {
+		require.Equal(t, "completed", n.State, n.ID)
+		require.Equal(t, 1, n.Attempts, n.ID)
+	}
+	assertReleasedOnceInOrder(t, b, id)
+	assertNothingToReconcile(t, b)
 
 	batches, nodes, largest := obs.snapshot()
 	require.Equal(t, 502, nodes, "every node completed through the batcher exactly once")
@@ -84,9 +97,9 @@ func TestBatchedCompletion(t *testing.T) {
 // complete, the bad ones fail on their own.
 func TestBatchedCompletionIsolatesRefusals(t *testing.T) {
 	t.Parallel()
-	// The reconciler would also fail those nodes, but only after its
-	// interval: keep it out of the way to see the middleware do it.
-	b := setupWith(t, &flow.Config{ReconcileInterval: time.Hour})
+	// The reconciler would also fail those nodes: keep it out of the way
+	// to see the middleware do it.
+	b := setupWith(t, noReconciler(flow.Config{}))
 	b.startWorker(t, 60)
 	var spec strings.Builder
 	spec.WriteString("name: refuse\nnodes:\n")
@@ -97,7 +110,7 @@ func TestBatchedCompletionIsolatesRefusals(t *testing.T) {
 		fmt.Fprintf(&spec, "  - {id: big%d, kind: big, max_attempts: 1}\n", i)
 	}
 	id := b.submitYAML(t, spec.String())
-	st := b.waitFinished(t, id, time.Minute)
+	st := b.waitFinishedOrStalled(t, id, time.Minute)
 	require.Equal(t, "failed", st.Status)
 	for _, n := range st.Nodes {
 		if strings.HasPrefix(n.ID, "big") {
@@ -107,6 +120,8 @@ func TestBatchedCompletionIsolatesRefusals(t *testing.T) {
 			require.Equal(t, "completed", n.State, n.ID)
 		}
 	}
+	assertReleasedOnceInOrder(t, b, id)
+	assertNothingToReconcile(t, b)
 }
 
 // TestPerNodeCompletion runs with CompletionBatchMax 1: every node in its
@@ -114,11 +129,13 @@ func TestBatchedCompletionIsolatesRefusals(t *testing.T) {
 func TestPerNodeCompletion(t *testing.T) {
 	t.Parallel()
 	obs := &batchCounter{}
-	b := setupWith(t, &flow.Config{Observer: obs, CompletionBatchMax: 1})
+	b := setupWith(t, noReconciler(flow.Config{Observer: obs, CompletionBatchMax: 1}))
 	b.startWorker(t, 20)
 	id := b.submitYAML(t, "name: single\nnodes:\n  - {id: a, kind: noop}\n  - {id: b, kind: echo, deps: [a]}\n  - {id: c, kind: echo, deps: [a]}\n  - {id: d, kind: echo, deps: [b, c]}\n")
-	st := b.waitFinished(t, id, 30*time.Second)
+	st := b.waitFinishedOrStalled(t, id, 30*time.Second)
 	require.Equal(t, "completed", st.Status)
+	assertReleasedOnceInOrder(t, b, id)
+	assertNothingToReconcile(t, b)
 	batches, _, _ := obs.snapshot()
 	require.Zero(t, batches)
 }
@@ -149,7 +166,7 @@ func TestRecordOutput(t *testing.T) {
 	for _, batchMax := range []int{flow.CompletionBatchMaxDefault, 1} {
 		t.Run(fmt.Sprintf("batch max %d", batchMax), func(t *testing.T) {
 			t.Parallel()
-			b := setupWith(t, &flow.Config{CompletionBatchMax: batchMax})
+			b := setupWith(t, noReconciler(flow.Config{CompletionBatchMax: batchMax}))
 			b.startWorker(t, 50)
 			var spec strings.Builder
 			spec.WriteString("name: record\nnodes:\n")
@@ -160,8 +177,10 @@ func TestRecordOutput(t *testing.T) {
 			}
 			fmt.Fprintf(&spec, "  - {id: sum, kind: echo, deps: [%s]}\n", strings.Join(deps, ", "))
 			id := b.submitYAML(t, spec.String())
-			st := b.waitFinished(t, id, time.Minute)
+			st := b.waitFinishedOrStalled(t, id, time.Minute)
 			require.Equal(t, "completed", st.Status)
+			assertReleasedOnceInOrder(t, b, id)
+			assertNothingToReconcile(t, b)
 			for i := 0; i < 60; i++ {
 				require.JSONEq(t, fmt.Sprintf(`{"recorded": %d}`, i), string(nodeByID(t, st, fmt.Sprintf("r%d", i)).Output))
 			}
