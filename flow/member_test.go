@@ -94,7 +94,9 @@ UPDATE river_job SET state = 'running', attempt = $1, max_attempts = $2, attempt
 
 // TestMemberKeepsHealthyLongJob runs a job for several times DeadAfter on a
 // worker whose member heartbeats, with another member sweeping: the job
-// must complete on its first attempt, never handed back.
+// must complete on its first attempt, never handed back. A stale worker row
+// inserted while the job runs must be declared dead before the job ends,
+// which shows that the sweeps really ran meanwhile.
 func TestMemberKeepsHealthyLongJob(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -113,11 +115,32 @@ func TestMemberKeepsHealthyLongJob(t *testing.T) {
 	require.NoError(t, sweeper.Join(ctx))
 	go sweeper.Run(runCtx) //nolint:errcheck
 
-	id := b.submitYAML(t, "name: long\nnodes:\n  - {id: long, kind: sleep, args: {ms: 1500}}\n")
+	id := b.submitYAML(t, "name: long\nnodes:\n  - {id: long, kind: sleep, args: {ms: 3000}}\n")
+	require.Eventually(t, func() bool {
+		var running bool
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM river_job WHERE metadata @> jsonb_build_object('qf_wf', $1::text) AND state = 'running')`, id).Scan(&running))
+		return running
+	}, 30*time.Second, 10*time.Millisecond, "the long job never started")
+	_, err = b.db.Pool.Exec(ctx, `
+INSERT INTO qf_worker (id, host, pid, heartbeat_at, dead_after_ms) VALUES ('ghost', 'h', 1, now() - interval '1 minute', 300)`)
+	require.NoError(t, err)
+
 	st := b.waitFinished(t, id, 30*time.Second)
 	require.Equal(t, "completed", st.Status)
-	require.Equal(t, 1, nodeByID(t, st, "long").Attempts)
+	long := nodeByID(t, st, "long")
+	require.Equal(t, 1, long.Attempts)
 	require.False(t, m.LastHeartbeat().IsZero())
+
+	// Committed facts: the ghost was declared dead while the job ran.
+	var deadAt *time.Time
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT dead_at FROM qf_worker WHERE id = 'ghost'`).Scan(&deadAt))
+	require.NotNil(t, deadAt, "no sweep ran during the long job")
+	require.True(t, deadAt.After(*long.StartedAt) && deadAt.Before(*long.FinishedAt),
+		"ghost declared dead at %s, outside the job's run %s – %s", deadAt, long.StartedAt, long.FinishedAt)
+	var alive int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM qf_worker WHERE id IN ($1, 'sweeper') AND dead_at IS NULL`, rc.ID()).Scan(&alive))
+	require.Equal(t, 2, alive, "a healthy member was declared dead")
 }
 
 func TestNewMemberRejectsBadConfig(t *testing.T) {
