@@ -2,6 +2,8 @@ package flow_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -22,22 +24,33 @@ import (
 func Example_submit() {
 	ctx := context.Background()
 
-	// A private schema for the example; an application connects to its own
-	// database and runs migrations.Migrate once.
+	// A private schema for the example, unique so that concurrent runs do
+	// not collide; an application connects to its own database and runs
+	// migrations.Migrate once.
+	var suffix [6]byte
+	if _, err := rand.Read(suffix[:]); err != nil {
+		panic(err)
+	}
+	schema := "example_submit_" + hex.EncodeToString(suffix[:])
 	conn, err := pgx.Connect(ctx, pgtest.ServerURL())
 	if err != nil {
 		panic(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS example_submit CASCADE; CREATE SCHEMA example_submit`); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		panic(err)
 	}
-	defer conn.Exec(ctx, `DROP SCHEMA example_submit CASCADE`) //nolint:errcheck
+	// Runs after the pool is closed (defers run last-in first-out).
+	defer func() {
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			panic(fmt.Sprintf("drop schema %s: %v", schema, err))
+		}
+	}()
 	cfg, err := pgxpool.ParseConfig(pgtest.ServerURL())
 	if err != nil {
 		panic(err)
 	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = "example_submit"
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		panic(err)
@@ -67,7 +80,11 @@ func Example_submit() {
 	if err := rc.Start(ctx); err != nil {
 		panic(err)
 	}
-	defer rc.Stop(ctx) //nolint:errcheck
+	defer func() {
+		if err := rc.Stop(ctx); err != nil {
+			panic(fmt.Sprintf("stop River client: %v", err))
+		}
+	}()
 
 	spec, err := dag.ParseBytes([]byte(`
 name: example
@@ -88,6 +105,7 @@ nodes:
 		panic(err)
 	}
 
+	deadline := time.Now().Add(time.Minute)
 	for {
 		st, err := client.Status(ctx, res.ID)
 		if err != nil {
@@ -99,6 +117,9 @@ nodes:
 				fmt.Printf("%-14s %s\n", n.ID, n.State)
 			}
 			break
+		}
+		if time.Now().After(deadline) {
+			panic(fmt.Sprintf("workflow %s still %s after a minute", res.ID, st.Status))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
