@@ -25,6 +25,36 @@ import (
 // DefaultURL is used when TEST_DATABASE_URL is unset.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
+// Connection budget. Parallel tests of every package share one server,
+// whose max_connections is 100 by default, 97 of them usable by tests (3
+// are reserved for superusers). go test runs up to -p (GOMAXPROCS) package
+// binaries at once, and -parallel (GOMAXPROCS) tests in each, so on a
+// machine with many cores an unbounded pgtest would open hundreds of
+// connections. Instead each test process holds at most MaxSchemas schemas
+// at once (New blocks until one is free), each with a pool of at most
+// PoolMaxConns connections plus one short-lived admin connection that
+// creates and drops the schema:
+//
+//	6 packages use pgtest (cmd/bench, cmd/worker, flow, internal/e2e,
+//	metrics, migrations)
+//	6 × MaxSchemas × (PoolMaxConns + 1) = 6 × 2 × (5 + 1) = 72 ≤ 97
+//
+// which leaves 25 connections for the child processes some tests start on
+// their schema (flow's crash test worker: 10; e2e worker processes: 5 each,
+// with e2e's own envSlots bounding its tests) and for people looking at the
+// server. A test that starts such processes must keep their pools small.
+// The semaphore is per process: a cross-process one would need the server
+// (advisory locks) and a connection of its own per waiting test.
+const (
+	// MaxSchemas is how many schemas one test process holds at once.
+	MaxSchemas = 2
+	// PoolMaxConns is the size of each test schema's pool.
+	PoolMaxConns = 5
+)
+
+// schemaSlots holds one token per schema this process holds.
+var schemaSlots = make(chan struct{}, MaxSchemas)
+
 // DB is one test's private schema.
 type DB struct {
 	// Pool is connected with search_path set to Schema.
@@ -76,6 +106,11 @@ func NewEmpty(t testing.TB) *DB {
 
 func newEmptyAt(t testing.TB, serverURL string) *DB {
 	t.Helper()
+	// Registered first, so it runs last: the slot is released only after
+	// the pool is closed and the schema dropped. A test must not hold two
+	// schemas while waiting for a third (MaxSchemas is per process).
+	schemaSlots <- struct{}{}
+	t.Cleanup(func() { <-schemaSlots })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -86,7 +121,11 @@ func newEmptyAt(t testing.TB, serverURL string) *DB {
 
 	admin, err := pgx.Connect(ctx, serverURL)
 	require.NoError(t, err, "connect to test PostgreSQL (set TEST_DATABASE_URL or run scripts/test.sh)")
-	defer admin.Close(ctx)
+	defer func() {
+		if err := admin.Close(ctx); err != nil {
+			t.Errorf("pgtest: close admin connection: %v", err)
+		}
+	}()
 	_, err = admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize())
 	require.NoError(t, err)
 
@@ -98,7 +137,7 @@ func newEmptyAt(t testing.TB, serverURL string) *DB {
 
 	cfg, err := pgxpool.ParseConfig(u.String())
 	require.NoError(t, err)
-	cfg.MaxConns = 20
+	cfg.MaxConns = PoolMaxConns
 	// A cached generic plan for River's fetch query can collapse throughput
 	// once statistics say river_job is empty (see DESIGN, measured facts).
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
@@ -111,12 +150,16 @@ func newEmptyAt(t testing.TB, serverURL string) *DB {
 		defer cancel()
 		conn, err := pgx.Connect(ctx, serverURL)
 		if err != nil {
-			t.Logf("pgtest: drop schema %s: %v", schema, err)
+			t.Errorf("pgtest: drop schema %s: %v", schema, err)
 			return
 		}
-		defer conn.Close(ctx)
+		defer func() {
+			if err := conn.Close(ctx); err != nil {
+				t.Errorf("pgtest: close admin connection: %v", err)
+			}
+		}()
 		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Logf("pgtest: drop schema %s: %v", schema, err)
+			t.Errorf("pgtest: drop schema %s: %v", schema, err)
 		}
 	})
 	return &DB{Pool: pool, Schema: schema, URL: u.String()}
