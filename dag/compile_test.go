@@ -15,10 +15,10 @@ import (
 	"github.com/quantumflow/quantumflow/dag"
 )
 
-func TestCompileDesignExample(t *testing.T) {
+func TestCompileSpecExample(t *testing.T) {
 	t.Parallel()
 
-	plan, err := parseAndCompile(designExample, &dag.CompileOpts{KnownKind: builtinKinds})
+	plan, err := parseAndCompile(specExample, &dag.CompileOpts{KnownKind: builtinKinds})
 	require.NoError(t, err)
 	checkPlan(t, plan.Nodes, 0, -1)
 
