@@ -339,11 +339,13 @@ func (d *jsonDecoder) rawObject(field string) (json.RawMessage, *scanError) {
 		d.problem(d.s.pos, field, ErrNotObject, "must be a JSON object, found "+d.s.describe())
 		return nil, d.skip()
 	}
-	out, err := d.s.appendObject(nil, false)
+	// Built in scratch and copied once, instead of grown from nil.
+	var err *scanError
+	d.scratch, err = d.s.appendObject(d.scratch[:0], false)
 	if err != nil && err.dup {
 		d.problem(err.pos, field, ErrDuplicateKey, err.msg)
 	}
-	return out, err
+	return bytes.Clone(d.scratch), err
 }
 
 // maxAttempts reads a max_attempts, where 0 is an error.
