@@ -13,7 +13,7 @@ import (
 // spec100k builds a spec of 100 000 nodes: 1 000 groups of 99 leaves that
 // form chains and fan-ins, the groups chained in tens.
 func spec100k() *dag.Spec {
-	spec := &dag.Spec{Name: "bench", Defaults: dag.Defaults{Queue: "bulk", MaxAttempts: 5}}
+	spec := &dag.Spec{Name: "bench", Defaults: dag.Defaults{Settings: dag.Settings{Queue: "bulk", MaxAttempts: 5}}}
 	for g := range 1000 {
 		group := dag.Node{ID: fmt.Sprintf("g%d", g), Nodes: make([]dag.Node, 99)}
 		if g%10 != 0 {

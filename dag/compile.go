@@ -254,31 +254,39 @@ type resolved struct {
 
 // checkDefaults validates defaults and resolves them.
 func (c *compiler) checkDefaults(def Defaults) resolved {
-	r := resolved{queue: defaultQueue, priority: defaultPriority, maxAttempts: defaultMaxAttempts}
+	c.checkSettings("", "defaults", &def.Settings)
+	r := resolved{queue: defaultQueue, priority: defaultPriority, maxAttempts: defaultMaxAttempts, timeout: time.Duration(def.Timeout)}
 	if def.Queue != "" {
-		if msg := checkQueue(def.Queue); msg != "" {
-			c.errs.add("", "defaults.queue", ErrInvalidQueue, msg)
-		}
 		r.queue = def.Queue
 	}
-	if def.Priority != "" {
-		if p := priorityValue(def.Priority); p == 0 {
-			c.errs.add("", "defaults.priority", ErrInvalidPriority, priorityMsg(def.Priority))
-		} else {
-			r.priority = p
-		}
+	if p := priorityValue(def.Priority); p != 0 {
+		r.priority = p
 	}
 	if def.MaxAttempts != 0 {
-		if msg := checkMaxAttempts(int64(def.MaxAttempts)); msg != "" {
-			c.errs.add("", "defaults.max_attempts", ErrInvalidMaxAttempts, msg)
-		}
 		r.maxAttempts = def.MaxAttempts
 	}
-	if def.Timeout < 0 {
-		c.errs.addf("", "defaults.timeout", ErrInvalidDuration, "%s must be positive", time.Duration(def.Timeout))
-	}
-	r.timeout = time.Duration(def.Timeout)
 	return r
+}
+
+// checkSettings reports invalid settings: the defaults' (path "", prefix
+// "defaults") or a leaf's (its path, prefix "").
+func (c *compiler) checkSettings(path, prefix string, s *Settings) {
+	if s.Queue != "" {
+		if msg := checkQueue(s.Queue); msg != "" {
+			c.errs.add(path, fieldName(prefix, "queue"), ErrInvalidQueue, msg)
+		}
+	}
+	if s.Priority != "" && priorityValue(s.Priority) == 0 {
+		c.errs.add(path, fieldName(prefix, "priority"), ErrInvalidPriority, priorityMsg(s.Priority))
+	}
+	if s.MaxAttempts != 0 {
+		if msg := checkMaxAttempts(int64(s.MaxAttempts)); msg != "" {
+			c.errs.add(path, fieldName(prefix, "max_attempts"), ErrInvalidMaxAttempts, msg)
+		}
+	}
+	if s.Timeout < 0 {
+		c.errs.addf(path, fieldName(prefix, "timeout"), ErrInvalidDuration, "%s must be positive", time.Duration(s.Timeout))
+	}
 }
 
 // priorityMsg explains a bad priority.

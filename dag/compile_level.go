@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // compiler validates and flattens a DAG without recursion. It first lays
@@ -215,22 +214,7 @@ func (c *compiler) checkNode(it *item) (canon []byte) {
 			it.args, canon = compact, canonical
 		}
 	}
-	if n.Queue != "" {
-		if msg := checkQueue(n.Queue); msg != "" {
-			c.errs.add(path, "queue", ErrInvalidQueue, msg)
-		}
-	}
-	if n.Priority != "" && priorityValue(n.Priority) == 0 {
-		c.errs.add(path, "priority", ErrInvalidPriority, priorityMsg(n.Priority))
-	}
-	if n.MaxAttempts != 0 {
-		if msg := checkMaxAttempts(int64(n.MaxAttempts)); msg != "" {
-			c.errs.add(path, "max_attempts", ErrInvalidMaxAttempts, msg)
-		}
-	}
-	if n.Timeout < 0 {
-		c.errs.addf(path, "timeout", ErrInvalidDuration, "%s must be positive", time.Duration(n.Timeout))
-	}
+	c.checkSettings(path, "", &n.Settings)
 	return canon
 }
 

@@ -15,10 +15,10 @@ import (
 	"github.com/quantumflow/quantumflow/dag"
 )
 
-func TestCompileDesignExample(t *testing.T) {
+func TestCompileSpecExample(t *testing.T) {
 	t.Parallel()
 
-	plan, err := parseAndCompile(designExample, &dag.CompileOpts{KnownKind: builtinKinds})
+	plan, err := parseAndCompile(specExample, &dag.CompileOpts{KnownKind: builtinKinds})
 	require.NoError(t, err)
 	checkPlan(t, plan.Nodes, 0, -1)
 
@@ -190,7 +190,7 @@ func TestCompileManyErrors(t *testing.T) {
 
 		spec := &dag.Spec{Name: "wf"}
 		for i := range 200 {
-			spec.Nodes = append(spec.Nodes, dag.Node{ID: fmt.Sprintf("n%d", i), Kind: "noop", Priority: "urgent"})
+			spec.Nodes = append(spec.Nodes, dag.Node{ID: fmt.Sprintf("n%d", i), Kind: "noop", Settings: dag.Settings{Priority: "urgent"}})
 		}
 		_, err := dag.Compile(spec, nil)
 		var many *dag.ValidationErrors
@@ -318,7 +318,7 @@ func TestCompileNodes(t *testing.T) {
 		{ID: "side", Kind: "sleep", Args: json.RawMessage(` { "ms" : 5 } `)},
 	}
 	opts := &dag.CompileOpts{BasePath: "fan/out", BaseDepth: 2, BaseIndex: 10, BaseParent: 7, ExistingNodes: 10, KnownKind: builtinKinds}
-	got, err := dag.CompileNodes(nodes, dag.Defaults{Queue: "bulk", MaxAttempts: 7}, opts)
+	got, err := dag.CompileNodes(nodes, dag.Defaults{Settings: dag.Settings{Queue: "bulk", MaxAttempts: 7}}, opts)
 	require.NoError(t, err)
 	checkPlan(t, got, 10, 7)
 
@@ -387,7 +387,7 @@ func TestQueueNamesMatchRiver(t *testing.T) {
 		strings.Repeat("a", 64), strings.Repeat("a", 65),
 	}
 	for _, name := range names {
-		spec := &dag.Spec{Name: "wf", Nodes: []dag.Node{{ID: "a", Kind: "noop", Queue: name}}}
+		spec := &dag.Spec{Name: "wf", Nodes: []dag.Node{{ID: "a", Kind: "noop", Settings: dag.Settings{Queue: name}}}}
 		_, err := dag.Compile(spec, nil)
 		riverOK := name == "" || len(name) <= 64 && river.MatchString(name)
 		require.Equal(t, riverOK, err == nil, "queue %q: %v", name, err)

@@ -14,8 +14,8 @@ import (
 // *ValidationError, and that a spec that compiles survives json.Marshal and
 // a second Parse with the same Hash and a well-formed plan.
 func FuzzParse(f *testing.F) {
-	f.Add([]byte(designExample))
-	js, err := json.Marshal(mustParse(f, designExample))
+	f.Add([]byte(specExample))
+	js, err := json.Marshal(mustParse(f, specExample))
 	require.NoError(f, err)
 	f.Add(js)
 	for _, tt := range malformedCases {

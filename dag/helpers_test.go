@@ -10,8 +10,9 @@ import (
 	"github.com/quantumflow/quantumflow/dag"
 )
 
-// designExample is the spec of DESIGN.md's "The DAG spec (CONTRACT)".
-const designExample = `
+// specExample is the example spec of docs/SPEC.md, the one that opens its
+// section on the spec format.
+const specExample = `
 name: nightly-report            # required, [a-zA-Z0-9_.-]{1,128}
 key: nightly-report-2026-11-26  # optional idempotency key: resubmitting returns the existing workflow
 input: {region: eu}             # optional JSON object, visible to every node

@@ -119,6 +119,8 @@ func isSortedCompact(b []byte) bool {
 	}
 	return true
 }
+
+// isHex4 reports whether b holds only hex digits.
 func isHex4(b []byte) bool {
 	for _, c := range b {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {

@@ -19,8 +19,6 @@ type scanError struct {
 	notObject bool // a value that should be an object is not
 }
 
-func (e *scanError) Error() string { return e.msg }
-
 // jsonScanner reads JSON from a byte slice. It validates strictly (RFC 8259,
 // UTF-8, no duplicate keys) and writes values back either compact, keeping
 // the document's key order and string escapes, or canonical, with object keys

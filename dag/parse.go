@@ -4,15 +4,17 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// Field names of the spec format, in the order the docs list them.
+// Field names of the spec format, in the order the docs list them. The
+// fields of defaults are those of Settings, which a node has too.
 var (
 	specFields     = []string{"name", "key", "input", "defaults", "nodes"}
 	defaultsFields = []string{"queue", "priority", "max_attempts", "timeout"}
-	nodeFields     = []string{"id", "kind", "args", "deps", "nodes", "queue", "priority", "max_attempts", "timeout", "on_dep_failure"}
+	nodeFields     = slices.Concat([]string{"id", "kind", "args", "deps", "nodes"}, defaultsFields, []string{"on_dep_failure"})
 )
 
 // Parse reads one spec document, YAML or JSON, from r. It reads at most

@@ -169,22 +169,31 @@ func (d *jsonDecoder) defaults(def *Defaults) *scanError {
 	return d.object("defaults", func(keyBytes []byte, keyPos int) *scanError {
 		key := keyName(keyBytes)
 		field := fieldName("defaults", key)
-		var err *scanError
-		switch key {
-		case "queue":
-			def.Queue, err = d.str(field)
-		case "priority":
-			def.Priority, err = d.str(field)
-		case "max_attempts":
-			def.MaxAttempts, err = d.maxAttempts(field)
-		case "timeout":
-			def.Timeout, err = d.duration(field)
-		default:
-			d.problem(keyPos, field, ErrUnknownField, unknownField(key, defaultsFields))
-			err = d.skip()
+		if ok, err := d.setting(&def.Settings, key, field); ok {
+			return err
 		}
-		return err
+		d.problem(keyPos, field, ErrUnknownField, unknownField(key, defaultsFields))
+		return d.skip()
 	})
+}
+
+// setting reads the value of a leaf setting (a key of Settings) into st.
+// It reports false, consuming nothing, when key is not a setting.
+func (d *jsonDecoder) setting(st *Settings, key, field string) (bool, *scanError) {
+	var err *scanError
+	switch key {
+	case "queue":
+		st.Queue, err = d.str(field)
+	case "priority":
+		st.Priority, err = d.str(field)
+	case "max_attempts":
+		st.MaxAttempts, err = d.maxAttempts(field)
+	case "timeout":
+		st.Timeout, err = d.duration(field)
+	default:
+		return false, nil
+	}
+	return true, err
 }
 
 // nodes reads a list of nodes under parent (nil at the top level).
@@ -254,19 +263,14 @@ func (d *jsonDecoder) node(n *Node, f *frame) *scanError {
 			n.Deps, err = d.strList(key)
 		case "nodes":
 			n.Nodes, err = d.nodes(key, f)
-		case "queue":
-			n.Queue, err = d.str(key)
-		case "priority":
-			n.Priority, err = d.str(key)
-		case "max_attempts":
-			n.MaxAttempts, err = d.maxAttempts(key)
-		case "timeout":
-			n.Timeout, err = d.duration(key)
 		case "on_dep_failure":
 			n.OnDepFailure, err = d.str(key)
 		default:
-			d.problem(keyPos, key, ErrUnknownField, unknownField(key, nodeFields))
-			err = d.skip()
+			var ok bool
+			if ok, err = d.setting(&n.Settings, key, key); !ok {
+				d.problem(keyPos, key, ErrUnknownField, unknownField(key, nodeFields))
+				err = d.skip()
+			}
 		}
 		return err
 	})
@@ -335,11 +339,13 @@ func (d *jsonDecoder) rawObject(field string) (json.RawMessage, *scanError) {
 		d.problem(d.s.pos, field, ErrNotObject, "must be a JSON object, found "+d.s.describe())
 		return nil, d.skip()
 	}
-	out, err := d.s.appendObject(nil, false)
+	// Built in scratch and copied once, instead of grown from nil.
+	var err *scanError
+	d.scratch, err = d.s.appendObject(d.scratch[:0], false)
 	if err != nil && err.dup {
 		d.problem(err.pos, field, ErrDuplicateKey, err.msg)
 	}
-	return out, err
+	return bytes.Clone(d.scratch), err
 }
 
 // maxAttempts reads a max_attempts, where 0 is an error.

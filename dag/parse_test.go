@@ -14,7 +14,7 @@ import (
 func TestParseYAMLAndJSONAgree(t *testing.T) {
 	t.Parallel()
 
-	fromYAML, err := dag.ParseBytes([]byte(designExample))
+	fromYAML, err := dag.ParseBytes([]byte(specExample))
 	require.NoError(t, err)
 	js, err := json.Marshal(fromYAML)
 	require.NoError(t, err)
@@ -146,7 +146,7 @@ nodes: [{id: a, kind: noop}]
 func TestParseReader(t *testing.T) {
 	t.Parallel()
 
-	spec, err := dag.Parse(strings.NewReader(designExample))
+	spec, err := dag.Parse(strings.NewReader(specExample))
 	require.NoError(t, err)
 	require.Len(t, spec.Nodes, 3)
 }

@@ -61,16 +61,8 @@ func (d *yamlDecoder) defaults(n *yaml.Node, def *Defaults) *docError {
 	}
 	for _, p := range pairs {
 		field := fieldName("defaults", p.key)
-		switch p.key {
-		case "queue":
-			def.Queue, err = d.str(p.value, field)
-		case "priority":
-			def.Priority, err = d.str(p.value, field)
-		case "max_attempts":
-			def.MaxAttempts, err = d.maxAttempts(p.value, field)
-		case "timeout":
-			def.Timeout, err = d.duration(p.value, field)
-		default:
+		ok, err := d.setting(&def.Settings, p, field)
+		if !ok {
 			err = d.problem(p.keyPos, field, ErrUnknownField, unknownField(p.key, defaultsFields))
 		}
 		if err != nil {
@@ -78,6 +70,25 @@ func (d *yamlDecoder) defaults(n *yaml.Node, def *Defaults) *docError {
 		}
 	}
 	return nil
+}
+
+// setting reads the value of a leaf setting (a key of Settings) into st.
+// It reports false when the pair's key is not a setting.
+func (d *yamlDecoder) setting(st *Settings, p yamlPair, field string) (bool, *docError) {
+	var err *docError
+	switch p.key {
+	case "queue":
+		st.Queue, err = d.str(p.value, field)
+	case "priority":
+		st.Priority, err = d.str(p.value, field)
+	case "max_attempts":
+		st.MaxAttempts, err = d.maxAttempts(p.value, field)
+	case "timeout":
+		st.Timeout, err = d.duration(p.value, field)
+	default:
+		return false, nil
+	}
+	return true, err
 }
 
 // nodes reads a list of nodes under parent (nil at the top level).
@@ -140,18 +151,13 @@ func (d *yamlDecoder) node(n *yaml.Node, out *Node, f *frame, depth int) *docErr
 			out.Deps, err = d.strList(p.value, p.key)
 		case "nodes":
 			out.Nodes, err = d.nodes(p.value, p.key, f, depth+1)
-		case "queue":
-			out.Queue, err = d.str(p.value, p.key)
-		case "priority":
-			out.Priority, err = d.str(p.value, p.key)
-		case "max_attempts":
-			out.MaxAttempts, err = d.maxAttempts(p.value, p.key)
-		case "timeout":
-			out.Timeout, err = d.duration(p.value, p.key)
 		case "on_dep_failure":
 			out.OnDepFailure, err = d.str(p.value, p.key)
 		default:
-			err = d.problem(p.keyPos, p.key, ErrUnknownField, unknownField(p.key, nodeFields))
+			var ok bool
+			if ok, err = d.setting(&out.Settings, p, p.key); !ok {
+				err = d.problem(p.keyPos, p.key, ErrUnknownField, unknownField(p.key, nodeFields))
+			}
 		}
 		if err != nil {
 			return err

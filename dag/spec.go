@@ -66,7 +66,16 @@ type Spec struct {
 // leaf sets them itself. Zero values mean "not set", and then the built-in
 // defaults apply: queue "default", priority normal, 3 attempts, no timeout.
 type Defaults struct {
-	// Queue is the River queue of the leaves' jobs. River's queue name rules
+	Settings
+}
+
+// Settings are the leaf settings that Defaults give every leaf and that a
+// Node may override for itself. Zero values mean "not set". Both Defaults
+// and Node embed Settings, so that d.Queue and n.Queue name the fields
+// directly; a composite literal names the embedded struct:
+// dag.Defaults{Settings: dag.Settings{Queue: "bulk"}}.
+type Settings struct {
+	// Queue is the River queue of the leaf's job. River's queue name rules
 	// apply: lowercase letters and digits in runs separated by single
 	// underscores or hyphens, at most 64 characters.
 	Queue string `json:"queue,omitempty"`
@@ -109,17 +118,9 @@ type Node struct {
 	// are siblings of one another.
 	Nodes []Node `json:"nodes,omitempty"`
 
-	// Queue overrides Defaults.Queue for a leaf.
-	Queue string `json:"queue,omitempty"`
-
-	// Priority overrides Defaults.Priority for a leaf.
-	Priority string `json:"priority,omitempty"`
-
-	// MaxAttempts overrides Defaults.MaxAttempts for a leaf; 0 means not set.
-	MaxAttempts int `json:"max_attempts,omitempty"`
-
-	// Timeout overrides Defaults.Timeout for a leaf; 0 means not set.
-	Timeout Duration `json:"timeout,omitempty"`
+	// Settings override the Defaults' for a leaf: Queue, Priority,
+	// MaxAttempts and Timeout.
+	Settings
 
 	// OnDepFailure says what happens to this node (leaf or group) when one of
 	// its deps fails or is cancelled: "cancel" (the default), "skip" or
