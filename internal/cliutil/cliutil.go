@@ -21,7 +21,7 @@ import (
 )
 
 // Exit codes shared by the commands. They are part of the CLI contract
-// (README, "Exit codes"): scripts branch on them.
+// (docs/SPEC.md, "Exit codes"): scripts branch on them.
 const (
 	// ExitOK: the command did what it was asked.
 	ExitOK = 0
@@ -114,8 +114,8 @@ type PoolOptions struct {
 // OpenPool connects to databaseURL and checks the connection with a ping
 // bounded by 10 s. River's fetch query needs plan_cache_mode =
 // force_custom_plan: a cached generic plan collapses throughput once
-// statistics say river_job is empty (DESIGN, measured facts). Errors name
-// the server without its password.
+// statistics say river_job is empty (docs/BENCHMARKS.md, "Reference
+// measurements"). Errors name the server without its password.
 func OpenPool(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {

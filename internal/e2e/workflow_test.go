@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The key sets of `enqueue status -o json`: DESIGN's shape, plus the
-// documented extensions (started_at on the workflow; parent on nodes inside
-// a group; key when the workflow has one).
+// The key sets of `enqueue status -o json` (docs/SPEC.md, "status -o json"),
+// including the extensions of the original design's shape (started_at on the
+// workflow; parent on nodes inside a group; key when the workflow has one).
 var (
 	workflowKeys = []string{"created_at", "finished_at", "id", "input", "name", "nodes", "output", "started_at", "status"}
 	nodeKeys     = []string{"attempts", "deps", "error", "finished_at", "id", "job_id", "kind", "output", "started_at", "state"}
