@@ -136,7 +136,7 @@ func (w *expandFlakyWorker) Work(ctx context.Context, job *river.Job[ExpandFlaky
 	}
 	return flow.Expand(ctx, dag.Defaults{}, []dag.Node{
 		{ID: "ok", Kind: "echo"},
-		{ID: "bad", Kind: "flaky", Args: child, MaxAttempts: 1},
+		{ID: "bad", Kind: "flaky", Args: child, Settings: dag.Settings{MaxAttempts: 1}},
 		{ID: "after", Kind: "echo", Deps: []string{"bad"}},
 	}, true)
 }
