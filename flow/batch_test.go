@@ -78,9 +78,9 @@ func TestBatchedCompletion(t *testing.T) {
 	fmt.Fprintf(&spec, "  - {id: join, kind: echo, deps: [%s]}\n", strings.Join(ids, ", "))
 	id := b.submitYAML(t, spec.String())
 	st := b.waitFinishedOrStalled(t, id, time.Minute)
-	require.Equal(t, "completed", st.Status)
+	require.EqualValues(t, "completed", st.Status)
 	for _, n := range st.Nodes {
-		require.Equal(t, "completed", n.State, n.ID)
+		require.EqualValues(t, "completed", n.State, n.ID)
 		require.Equal(t, 1, n.Attempts, n.ID)
 	}
 	assertReleasedOnceInOrder(t, b, id)
@@ -111,13 +111,13 @@ func TestBatchedCompletionIsolatesRefusals(t *testing.T) {
 	}
 	id := b.submitYAML(t, spec.String())
 	st := b.waitFinishedOrStalled(t, id, time.Minute)
-	require.Equal(t, "failed", st.Status)
+	require.EqualValues(t, "failed", st.Status)
 	for _, n := range st.Nodes {
 		if strings.HasPrefix(n.ID, "big") {
-			require.Equal(t, "failed", n.State, n.ID)
+			require.EqualValues(t, "failed", n.State, n.ID)
 			require.Contains(t, *n.Error, "output too large", n.ID)
 		} else {
-			require.Equal(t, "completed", n.State, n.ID)
+			require.EqualValues(t, "completed", n.State, n.ID)
 		}
 	}
 	assertReleasedOnceInOrder(t, b, id)
@@ -133,7 +133,7 @@ func TestPerNodeCompletion(t *testing.T) {
 	b.startWorker(t, 20)
 	id := b.submitYAML(t, "name: single\nnodes:\n  - {id: a, kind: noop}\n  - {id: b, kind: echo, deps: [a]}\n  - {id: c, kind: echo, deps: [a]}\n  - {id: d, kind: echo, deps: [b, c]}\n")
 	st := b.waitFinishedOrStalled(t, id, 30*time.Second)
-	require.Equal(t, "completed", st.Status)
+	require.EqualValues(t, "completed", st.Status)
 	assertReleasedOnceInOrder(t, b, id)
 	assertNothingToReconcile(t, b)
 	batches, _, _ := obs.snapshot()
@@ -178,7 +178,7 @@ func TestRecordOutput(t *testing.T) {
 			fmt.Fprintf(&spec, "  - {id: sum, kind: echo, deps: [%s]}\n", strings.Join(deps, ", "))
 			id := b.submitYAML(t, spec.String())
 			st := b.waitFinishedOrStalled(t, id, time.Minute)
-			require.Equal(t, "completed", st.Status)
+			require.EqualValues(t, "completed", st.Status)
 			assertReleasedOnceInOrder(t, b, id)
 			assertNothingToReconcile(t, b)
 			for i := 0; i < 60; i++ {

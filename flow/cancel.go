@@ -6,6 +6,10 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/quantumflow/quantumflow/flowtype"
+	"github.com/quantumflow/quantumflow/internal/observe"
+	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
 // CancelResult tells what Cancel did.
@@ -21,9 +25,9 @@ type CancelResult struct {
 // Cancel cancels a pending or running workflow in one transaction: waiting
 // nodes will never start, queued jobs are cancelled, running jobs are asked
 // to stop (River cancels their context), and the workflow becomes cancelled.
-// A job that finishes anyway changes nothing. Returns ErrNotFound for an
-// unknown id and ErrAlreadyFinished, changing nothing, for a finished
-// workflow.
+// A job that finishes anyway changes nothing. Returns ErrInvalidID for an id
+// that is not a UUID, ErrNotFound for an unknown id and, changing nothing, a
+// *StateError matching ErrAlreadyFinished for a finished workflow.
 func (c *Client) Cancel(ctx context.Context, id string) (*CancelResult, error) {
 	var res *CancelResult
 	err := c.inTx(ctx, "cancel workflow "+id, func(tx pgx.Tx) error {
@@ -34,7 +38,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (*CancelResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.report(settleStats{finished: map[string]int{"cancelled": 1}})
+	c.report(observe.Stats{Finished: map[flowtype.WorkflowState]int{flowtype.WorkflowCancelled: 1}})
 	return res, nil
 }
 
@@ -43,22 +47,30 @@ func (c *Client) CancelTx(ctx context.Context, tx pgx.Tx, id string) (*CancelRes
 	if err := validateID(id); err != nil {
 		return nil, err
 	}
+	res, err := c.cancelTx(ctx, tx, id)
+	if err != nil {
+		return nil, fmt.Errorf("cancel workflow %s: %w", id, err)
+	}
+	return res, nil
+}
+
+func (c *Client) cancelTx(ctx context.Context, tx pgx.Tx, id string) (*CancelResult, error) {
 	tag, err := tx.Exec(ctx, `
 UPDATE qf_workflow SET status = 'cancelled', finished_at = now(), started_at = coalesce(started_at, now())
 WHERE id = $1 AND status IN ('pending', 'running')`, id)
 	if err != nil {
-		return nil, fmt.Errorf("cancel workflow %s: %w", id, err)
+		return nil, err
 	}
 	if tag.RowsAffected() == 0 {
-		var status string
+		var status flowtype.WorkflowState
 		err := tx.QueryRow(ctx, `SELECT status FROM qf_workflow WHERE id = $1`, id).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("cancel workflow %s: %w", id, ErrNotFound)
+			return nil, ErrNotFound
 		}
 		if err != nil {
-			return nil, fmt.Errorf("cancel workflow %s: %w", id, err)
+			return nil, err
 		}
-		return nil, fmt.Errorf("cancel workflow %s: %w (it is %s)", id, ErrAlreadyFinished, status)
+		return nil, &StateError{WorkflowID: id, State: status, Reason: ErrAlreadyFinished}
 	}
 
 	tag, err = tx.Exec(ctx, `
@@ -72,38 +84,19 @@ UPDATE qf_node q SET state = 'cancelled', finished_at = now()
 FROM locked l
 WHERE q.workflow_id = $1 AND q.idx = l.idx AND q.state IN ('waiting', 'enqueued', 'active')`, id)
 	if err != nil {
-		return nil, fmt.Errorf("cancel nodes of workflow %s: %w", id, err)
+		return nil, fmt.Errorf("nodes: %w", err)
 	}
 	res := &CancelResult{Nodes: int(tag.RowsAffected())}
 
-	jobIDs, err := liveJobIDs(ctx, tx, id)
+	jobIDs, err := riverjob.LiveIDsTx(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}
 	for _, jobID := range jobIDs {
-		if _, err := c.inserter.JobCancelTx(ctx, tx, jobID); err != nil {
-			return nil, fmt.Errorf("cancel job %d of workflow %s: %w", jobID, id, err)
+		if _, err := c.env.Inserter.JobCancelTx(ctx, tx, jobID); err != nil {
+			return nil, fmt.Errorf("job %d: %w", jobID, err)
 		}
 		res.Jobs++
 	}
 	return res, nil
-}
-
-// liveJobIDs returns the workflow's River jobs that are not finalized. Jobs
-// are found through their metadata (River's GIN index on it), so the hot
-// path never has to write job ids back to nodes.
-func liveJobIDs(ctx context.Context, tx pgx.Tx, id string) ([]int64, error) {
-	rows, err := tx.Query(ctx, `
-SELECT id FROM river_job
-WHERE metadata @> jsonb_build_object('qf_wf', $1::text)
-  AND state NOT IN ('completed', 'cancelled', 'discarded')
-ORDER BY id`, id)
-	if err != nil {
-		return nil, fmt.Errorf("list jobs of workflow %s: %w", id, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("list jobs of workflow %s: %w", id, err)
-	}
-	return ids, nil
 }

@@ -63,7 +63,7 @@ WHERE metadata @> jsonb_build_object('qf_wf', $1::text) AND finalized_at IS NULL
 				switch n.State {
 				case "completed", "failed", "cancelled", "skipped":
 				default:
-					unsettled[n.ID] = n.State
+					unsettled[n.ID] = string(n.State)
 				}
 			}
 			t.Fatalf("workflow %s stalled (%s): every job finalized, yet these nodes are not final: %v", id, st.Status, unsettled)

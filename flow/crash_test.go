@@ -98,7 +98,7 @@ func TestWorkerProcess(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, member.Join(ctx))
 	go member.Run(ctx) //nolint:errcheck
-	rc, err := river.NewClient(riverpgxv5.New(pool), client.RiverConfig(&river.Config{
+	rc, err := river.NewClient(riverpgxv5.New(pool), riverConfig(t, client, &river.Config{
 		ID:      id,
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
 		Workers: workers,
@@ -182,9 +182,9 @@ CREATE TABLE qf_test_ledger (
 	startWorkerProcess(t, b.db.URL)
 	// With River's own rescue (an hour) this would time out.
 	st := b.waitFinished(t, id, time.Minute)
-	require.Equal(t, "completed", st.Status)
+	require.EqualValues(t, "completed", st.Status)
 	for _, n := range st.Nodes {
-		require.Equal(t, "completed", n.State, n.ID)
+		require.EqualValues(t, "completed", n.State, n.ID)
 	}
 
 	// The jobs the killed process held were handed back by the heartbeat

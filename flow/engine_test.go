@@ -26,9 +26,9 @@ nodes:
   - {id: d, kind: echo, args: {n: 4}, deps: [b, c]}
 `)
 	st := b.waitFinished(t, id, waitLong)
-	require.Equal(t, "completed", st.Status)
+	require.EqualValues(t, "completed", st.Status)
 	for _, n := range st.Nodes {
-		require.Equal(t, "completed", n.State, n.ID)
+		require.EqualValues(t, "completed", n.State, n.ID)
 		require.Equal(t, 1, n.Attempts, n.ID)
 		require.NotNil(t, n.JobID, n.ID)
 		require.NotNil(t, n.StartedAt, n.ID)
@@ -85,7 +85,7 @@ nodes:
   - {id: report, kind: echo, deps: [outer]}
 `)
 	st := b.waitFinished(t, id, waitLong)
-	require.Equal(t, "completed", st.Status)
+	require.EqualValues(t, "completed", st.Status)
 	states := nodeStates(st)
 	for _, path := range []string{"fetch", "outer", "outer/first", "outer/inner", "outer/inner/x", "outer/inner/y", "outer/last", "report"} {
 		require.Equal(t, "completed", states[path], path)
@@ -122,7 +122,7 @@ nodes:
   - {id: after, kind: echo, deps: [scan]}
 `)
 	st := b.waitFinished(t, id, waitLong)
-	require.Equal(t, "completed", st.Status)
+	require.EqualValues(t, "completed", st.Status)
 	states := nodeStates(st)
 	for _, path := range []string{
 		"scan", "scan/e0", "scan/e1", "scan/deeper",
@@ -231,7 +231,7 @@ nodes:
 			b := setup(t)
 			b.startWorker(t, 10)
 			st := b.waitFinished(t, b.submitYAML(t, tt.spec), waitLong)
-			require.Equal(t, tt.status, st.Status)
+			require.EqualValues(t, tt.status, st.Status)
 			states := nodeStates(st)
 			for path, want := range tt.states {
 				require.Equal(t, want, states[path], path)
@@ -250,9 +250,9 @@ name: failing
 nodes:
   - {id: bad, kind: fail, args: {times: -1}, max_attempts: 2}
 `), waitLong)
-	require.Equal(t, "failed", st.Status)
+	require.EqualValues(t, "failed", st.Status)
 	bad := nodeByID(t, st, "bad")
-	require.Equal(t, "failed", bad.State)
+	require.EqualValues(t, "failed", bad.State)
 	require.Equal(t, 2, bad.Attempts)
 	require.NotNil(t, bad.Error)
 	require.Contains(t, *bad.Error, "planned failure")
@@ -268,7 +268,7 @@ name: slow
 nodes:
   - {id: slow, kind: sleep, args: {ms: 60000}, timeout: 200ms, max_attempts: 1}
 `), waitLong)
-	require.Equal(t, "failed", st.Status)
+	require.EqualValues(t, "failed", st.Status)
 	slow := nodeByID(t, st, "slow")
 	require.NotNil(t, slow.Error)
 	require.Contains(t, *slow.Error, "timed out after 200ms")

@@ -5,6 +5,10 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+
+	"github.com/quantumflow/quantumflow/flowtype"
+	"github.com/quantumflow/quantumflow/internal/noderun"
+	"github.com/quantumflow/quantumflow/internal/release"
 )
 
 // Sentinel errors returned by the runtime. Callers branch on them with
@@ -13,16 +17,17 @@ var (
 	// ErrNotFound is returned when a workflow id names no workflow.
 	ErrNotFound = errors.New("workflow not found")
 
-	// ErrAlreadyFinished is returned by Cancel for a workflow that is already
-	// completed, failed or cancelled. Nothing was changed.
+	// ErrAlreadyFinished is returned, as a *StateError, by Cancel for a
+	// workflow that is already completed, failed or cancelled. Nothing was
+	// changed.
 	ErrAlreadyFinished = errors.New("workflow already finished")
 
-	// ErrStillActive is returned by Retry for a workflow that is pending or
-	// running. Nothing was changed.
+	// ErrStillActive is returned, as a *StateError, by Retry for a
+	// workflow that is pending or running. Nothing was changed.
 	ErrStillActive = errors.New("workflow is still active")
 
-	// ErrNotRetryable is returned by Retry for a workflow that completed:
-	// there is nothing to rerun.
+	// ErrNotRetryable is returned, as a *StateError, by Retry for a
+	// workflow that completed: there is nothing to rerun.
 	ErrNotRetryable = errors.New("workflow completed; nothing to retry")
 
 	// ErrKeyConflict is returned by Submit when the idempotency key is held by
@@ -32,20 +37,47 @@ var (
 
 	// ErrOutputTooLarge is returned when a node's output exceeds
 	// dag.MaxOutputBytes.
-	ErrOutputTooLarge = errors.New("node output too large")
+	ErrOutputTooLarge = release.ErrOutputTooLarge
 
 	// ErrNotInNode is returned by the node context helpers (Input,
-	// DepOutputs, SetOutput, Expand) when called outside a job that belongs
-	// to a workflow.
-	ErrNotInNode = errors.New("not running inside a workflow node")
+	// DepOutputs, SetOutput, Expand, CompleteNodeTx) when called outside a
+	// job that belongs to a workflow.
+	ErrNotInNode = noderun.ErrNotInNode
 
 	// ErrTimeout is the cause of a node's context when its timeout expires;
 	// the attempt fails with an error that wraps it and says it timed out.
-	ErrTimeout = errors.New("node timed out")
+	ErrTimeout = noderun.ErrTimeout
 
 	// ErrInvalidRetryMode is returned by Retry for a mode it does not know.
 	ErrInvalidRetryMode = errors.New("invalid retry mode")
+
+	// ErrInvalidID is returned for a workflow id that is not a UUID.
+	ErrInvalidID = errors.New("invalid workflow id")
 )
+
+// StateError is returned when a workflow's state refuses an operation:
+// Cancel of a finished workflow (it matches ErrAlreadyFinished), Retry of a
+// pending or running one (ErrStillActive) or of a completed one
+// (ErrNotRetryable). It carries the workflow and the state it was found in,
+// so a caller can say so without reading the workflow again.
+type StateError struct {
+	// WorkflowID is the workflow's id.
+	WorkflowID string
+	// State is the workflow's state when the operation was refused.
+	State flowtype.WorkflowState
+	// Reason is the sentinel the error matches.
+	Reason error
+}
+
+func (e *StateError) Error() string {
+	if errors.Is(e.Reason, ErrNotRetryable) {
+		return e.Reason.Error()
+	}
+	return fmt.Sprintf("%s (it is %s)", e.Reason, e.State)
+}
+
+// Is makes errors.Is(err, e.Reason) true.
+func (e *StateError) Is(target error) bool { return target == e.Reason }
 
 // KeyConflictError is the error returned for ErrKeyConflict; it names the
 // workflow that holds the key.
@@ -60,9 +92,6 @@ func (e *KeyConflictError) Error() string {
 
 // Is makes errors.Is(err, ErrKeyConflict) true.
 func (e *KeyConflictError) Is(target error) bool { return target == ErrKeyConflict }
-
-// ErrInvalidID is returned for a workflow id that is not a UUID.
-var ErrInvalidID = errors.New("invalid workflow id")
 
 func validateID(id string) error {
 	if _, err := uuid.Parse(id); err != nil {

@@ -70,10 +70,14 @@ func Example_submit() {
 	if err := jobs.Register(workers); err != nil {
 		panic(err)
 	}
-	rc, err := river.NewClient(riverpgxv5.New(pool), client.RiverConfig(&river.Config{
+	riverConfig, err := client.RiverConfig(&river.Config{
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
 		Workers: workers,
-	}))
+	})
+	if err != nil {
+		panic(err)
+	}
+	rc, err := river.NewClient(riverpgxv5.New(pool), riverConfig)
 	if err != nil {
 		panic(err)
 	}

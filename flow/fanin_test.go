@@ -50,7 +50,7 @@ func TestFanInRace(t *testing.T) {
 	for round := 0; round < rounds; round++ {
 		id := b.submitYAML(t, spec.String())
 		st := b.waitFinished(t, id, 3*time.Minute)
-		require.Equal(t, "completed", st.Status, "round %d", round)
+		require.EqualValues(t, "completed", st.Status, "round %d", round)
 
 		var jobs, completedJobs int
 		require.NoError(t, b.db.Pool.QueryRow(ctx, `

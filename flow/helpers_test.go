@@ -98,7 +98,7 @@ func (b *testBundle) startWorker(t testing.TB, maxWorkers int) *river.Client[pgx
 	river.AddWorker(workers, &holdWorker{gates: &b.gates})
 	river.AddWorker(workers, &flakyWorker{failing: &b.failing})
 	river.AddWorker(workers, &expandFlakyWorker{failing: &b.failing})
-	cfg := b.client.RiverConfig(&river.Config{
+	cfg := riverConfig(t, b.client, &river.Config{
 		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
 		RetryPolicy: quickRetry{},
 		Workers:     workers,
@@ -116,6 +116,14 @@ func (b *testBundle) startWorker(t testing.TB, maxWorkers int) *river.Client[pgx
 	// Runs before the stop above: no "hold" job may block it.
 	t.Cleanup(b.gates.openAll)
 	return rc
+}
+
+// riverConfig is client.RiverConfig(cfg), failing the test on an error.
+func riverConfig(t testing.TB, client *flow.Client, cfg *river.Config) *river.Config {
+	t.Helper()
+	out, err := client.RiverConfig(cfg)
+	require.NoError(t, err)
+	return out
 }
 
 // submitYAML parses and submits a spec.
@@ -152,7 +160,7 @@ func (b *testBundle) waitFinished(t *testing.T, id string, timeout time.Duration
 func nodeStates(st *flow.WorkflowStatus) map[string]string {
 	out := map[string]string{}
 	for _, n := range st.Nodes {
-		out[n.ID] = n.State
+		out[n.ID] = string(n.State)
 	}
 	return out
 }

@@ -69,7 +69,7 @@ func TestInterruptedCompletion(t *testing.T) {
 			workers := river.NewWorkers()
 			require.NoError(t, jobs.Register(workers))
 			river.AddWorker(workers, &interruptWorker{pool: b.db.Pool})
-			rc, err := river.NewClient(riverpgxv5.New(b.db.Pool), b.client.RiverConfig(&river.Config{
+			rc, err := river.NewClient(riverpgxv5.New(b.db.Pool), riverConfig(t, b.client, &river.Config{
 				Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 5}},
 				RetryPolicy: quickRetry{},
 				Workers:     workers,
@@ -80,7 +80,7 @@ func TestInterruptedCompletion(t *testing.T) {
 
 			id := b.submitYAML(t, "name: interrupt\nnodes:\n  - {id: a, kind: interrupt, args: {at: "+at+"}}\n  - {id: b, kind: echo, deps: [a]}\n")
 			st := b.waitFinished(t, id, waitLong)
-			require.Equal(t, "completed", st.Status)
+			require.EqualValues(t, "completed", st.Status)
 
 			wantAttempts := map[string]int{"before-commit": 2, "after-commit": 1}[at]
 			require.Equal(t, wantAttempts, nodeByID(t, st, "a").Attempts)

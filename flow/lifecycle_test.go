@@ -36,7 +36,7 @@ nodes:
 		st, err := b.client.Status(ctx, id)
 		require.NoError(t, err)
 		if nodeStates(st)["slow"] == "running" {
-			require.Equal(t, "running", st.Status)
+			require.EqualValues(t, "running", st.Status)
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "slow never started")
@@ -49,7 +49,7 @@ nodes:
 	require.Equal(t, 2, res.Jobs)
 
 	st := b.waitFinished(t, id, waitLong)
-	require.Equal(t, "cancelled", st.Status)
+	require.EqualValues(t, "cancelled", st.Status)
 	require.Equal(t, map[string]string{"slow": "cancelled", "queued": "cancelled", "after": "cancelled"}, nodeStates(st))
 
 	// The running job was asked to stop and River records it cancelled;
@@ -104,15 +104,15 @@ nodes:
 			b.startWorker(t, 10)
 			id := b.submitYAML(t, spec)
 			first := b.waitFinished(t, id, waitLong)
-			require.Equal(t, "failed", first.Status)
+			require.EqualValues(t, "failed", first.Status)
 			require.Equal(t, map[string]string{"a": "completed", "bad": "failed", "r": "completed", "c": "cancelled"}, nodeStates(first))
 
 			_, err := b.client.Retry(ctx, id, tt.mode)
 			require.NoError(t, err)
 			second := b.waitFinished(t, id, waitLong)
-			require.Equal(t, "completed", second.Status, "%+v", nodeStates(second))
+			require.EqualValues(t, "completed", second.Status, "%+v", nodeStates(second))
 			for _, n := range second.Nodes {
-				require.Equal(t, "completed", n.State, n.ID)
+				require.EqualValues(t, "completed", n.State, n.ID)
 			}
 			// Attempts carry on: bad failed twice, then its third attempt
 			// (the fail kind counts node attempts) succeeded.
@@ -149,8 +149,8 @@ func TestRetryRefusesActiveWorkflow(t *testing.T) {
 	require.Equal(t, before, pgtest.Counts(t, b.db.Pool))
 	st, err := b.client.Status(ctx, id)
 	require.NoError(t, err)
-	require.Equal(t, "pending", st.Status)
-	require.Equal(t, "available", st.Nodes[0].State)
+	require.EqualValues(t, "pending", st.Status)
+	require.EqualValues(t, "available", st.Nodes[0].State)
 }
 
 func TestIdempotencyKey(t *testing.T) {
@@ -219,7 +219,7 @@ nodes:
   - {id: b, kind: echo, deps: [flaky]}
 `)
 	before := b.waitFinished(t, id, waitLong)
-	require.Equal(t, "completed", before.Status)
+	require.EqualValues(t, "completed", before.Status)
 
 	// What River's job cleaner does once retention passes.
 	_, err := b.db.Pool.Exec(ctx, `DELETE FROM river_job`)
@@ -331,13 +331,13 @@ func TestProgress(t *testing.T) {
 	b.startWorker(t, 10)
 	id := b.submitYAML(t, "name: prog\nnodes:\n  - {id: a, kind: noop}\n  - id: g\n    deps: [a]\n    nodes:\n      - {id: x, kind: fail, args: {times: -1}, max_attempts: 1}\n      - {id: y, kind: noop}\n  - {id: z, kind: noop, deps: [g]}\n")
 	st := b.waitFinished(t, id, 30*time.Second)
-	require.Equal(t, "failed", st.Status)
+	require.EqualValues(t, "failed", st.Status)
 
 	p, err := b.client.Progress(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, id, p.ID)
 	require.Equal(t, "prog", p.Name)
-	require.Equal(t, "failed", p.Status)
+	require.EqualValues(t, "failed", p.Status)
 	require.NotNil(t, p.FinishedAt)
 	require.Equal(t, len(st.Nodes), p.Nodes)
 	require.Equal(t, 5, p.Final)  // a, x, y completed/failed, g failed, z cancelled

@@ -76,11 +76,11 @@ UPDATE river_job SET state = 'running', attempt = $1, max_attempts = $2, attempt
 			require.Equal(t, tt.wantJob, state)
 			st, err := b.client.Status(ctx, id)
 			require.NoError(t, err)
-			require.Equal(t, tt.wantNode, nodeByID(t, st, "a").State)
+			require.EqualValues(t, tt.wantNode, nodeByID(t, st, "a").State)
 			if tt.wantNode == "failed" {
 				require.Contains(t, *nodeByID(t, st, "a").Error, "worker w died (no heartbeat)")
-				require.Equal(t, "cancelled", nodeByID(t, st, "b").State)
-				require.Equal(t, "failed", st.Status)
+				require.EqualValues(t, "cancelled", nodeByID(t, st, "b").State)
+				require.EqualValues(t, "failed", st.Status)
 			}
 
 			// A second sweep finds nothing more to do.
@@ -127,7 +127,7 @@ INSERT INTO qf_worker (id, host, pid, heartbeat_at, dead_after_ms) VALUES ('ghos
 	require.NoError(t, err)
 
 	st := b.waitFinished(t, id, 30*time.Second)
-	require.Equal(t, "completed", st.Status)
+	require.EqualValues(t, "completed", st.Status)
 	long := nodeByID(t, st, "long")
 	require.Equal(t, 1, long.Attempts)
 	require.False(t, m.LastHeartbeat().IsZero())

@@ -1,5 +1,10 @@
 package flow
 
+import (
+	"github.com/quantumflow/quantumflow/flowtype"
+	"github.com/quantumflow/quantumflow/internal/observe"
+)
+
 // Observer is told what the runtime did, for metrics. Set it in
 // Config.Observer. Calls happen after the transaction that did the work
 // committed, on the goroutine that ran it (a worker's job goroutine, the
@@ -17,7 +22,7 @@ type Observer interface {
 
 	// WorkflowsFinished reports n workflows that reached a final status:
 	// completed, failed or cancelled.
-	WorkflowsFinished(status string, n int)
+	WorkflowsFinished(status flowtype.WorkflowState, n int)
 
 	// WorkersSwept reports a sweep by this process that declared dead
 	// workers dead (their heartbeat went stale) and handed back jobs they
@@ -33,37 +38,15 @@ type Observer interface {
 // ObserverDefaults implements every Observer method as a no-op.
 type ObserverDefaults struct{}
 
-func (ObserverDefaults) NodesReleased(int)             {}
-func (ObserverDefaults) WorkflowsFinished(string, int) {}
-func (ObserverDefaults) WorkersSwept(int, int, int)    {}
+// The runtime's services take an observe.Observer: the two interfaces must
+// keep the same method set.
+var (
+	_ Observer         = ObserverDefaults{}
+	_ observe.Observer = Observer(nil)
+	_ Observer         = observe.Observer(nil)
+)
 
-// settleStats counts what one transaction did, to report to the Observer
-// once it committed.
-type settleStats struct {
-	released int
-	finished map[string]int // workflow status -> count
-}
-
-func (s *settleStats) add(o settleStats) {
-	s.released += o.released
-	for k, v := range o.finished {
-		if s.finished == nil {
-			s.finished = map[string]int{}
-		}
-		s.finished[k] += v
-	}
-}
-
-// report tells the observer about s, if there is one.
-func (c *Client) report(s settleStats) {
-	obs := c.config.Observer
-	if obs == nil {
-		return
-	}
-	if s.released > 0 {
-		obs.NodesReleased(s.released)
-	}
-	for status, n := range s.finished {
-		obs.WorkflowsFinished(status, n)
-	}
-}
+func (ObserverDefaults) NodesReleased(int)                             {}
+func (ObserverDefaults) WorkflowsFinished(flowtype.WorkflowState, int) {}
+func (ObserverDefaults) WorkersSwept(int, int, int)                    {}
+func (ObserverDefaults) CompletionBatch(int)                           {}

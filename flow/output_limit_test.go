@@ -35,15 +35,15 @@ nodes:
   - {id: fine, kind: noop}
 `, kind))
 				st := b.waitFinishedOrStalled(t, id, time.Minute)
-				require.Equal(t, "failed", st.Status)
+				require.EqualValues(t, "failed", st.Status)
 				src := nodeByID(t, st, "src")
-				require.Equal(t, "failed", src.State)
+				require.EqualValues(t, "failed", src.State)
 				require.NotNil(t, src.Error)
 				require.Contains(t, *src.Error, "output too large")
 				require.Contains(t, *src.Error, limit)
 				require.Empty(t, src.Output)
-				require.Equal(t, "cancelled", nodeByID(t, st, "after").State)
-				require.Equal(t, "completed", nodeByID(t, st, "fine").State)
+				require.EqualValues(t, "cancelled", nodeByID(t, st, "after").State)
+				require.EqualValues(t, "completed", nodeByID(t, st, "fine").State)
 				require.Zero(t, jobsOf(t, b, id, "after"), "the refused node released its dependent")
 				var stored *int
 				require.NoError(t, b.db.Pool.QueryRow(context.Background(), `

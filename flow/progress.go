@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/quantumflow/quantumflow/flowtype"
 )
 
 // Progress is a workflow's status with its nodes counted instead of listed:
@@ -15,7 +17,7 @@ import (
 type Progress struct {
 	ID         string
 	Name       string
-	Status     string // pending, running, completed, failed or cancelled
+	Status     flowtype.WorkflowState
 	CreatedAt  time.Time
 	FinishedAt *time.Time
 	// Nodes counts every node, groups and expansions included.

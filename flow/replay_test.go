@@ -136,13 +136,13 @@ nodes:
 				require.Equal(t, joinBefore, readNode(t, b, id, "join"), "the replay released the join")
 				require.Zero(t, jobsOf(t, b, id, "join"), "the join got a job while s still runs")
 				require.Equal(t, wfBefore, readWorkflow(t, b, id), "the replay changed the workflow's counters")
-				require.Equal(t, "running", wfBefore.Status)
+				require.EqualValues(t, "running", wfBefore.Status)
 
 				b.gates.open("s")
 				st := b.waitFinishedOrStalled(t, id, time.Minute)
-				require.Equal(t, "completed", st.Status)
+				require.EqualValues(t, "completed", st.Status)
 				for _, n := range st.Nodes {
-					require.Equal(t, "completed", n.State, n.ID)
+					require.EqualValues(t, "completed", n.State, n.ID)
 					require.Equal(t, 1, n.Attempts, n.ID)
 				}
 				require.Equal(t, 1, jobsOf(t, b, id, "join"))
@@ -189,9 +189,9 @@ SELECT id FROM river_job WHERE metadata @> jsonb_build_object('qf_wf', $1::text,
 			_, err := b.client.Cancel(ctx, id)
 			require.NoError(t, err)
 			hBefore, afterBefore, wfBefore := readNode(t, b, id, "h"), readNode(t, b, id, "after"), readWorkflow(t, b, id)
-			require.Equal(t, "cancelled", hBefore.State)
-			require.Equal(t, "cancelled", afterBefore.State)
-			require.Equal(t, "cancelled", wfBefore.Status)
+			require.EqualValues(t, "cancelled", hBefore.State)
+			require.EqualValues(t, "cancelled", afterBefore.State)
+			require.EqualValues(t, "cancelled", wfBefore.Status)
 
 			b.gates.open("h") // the job returns nil now: a completion after the cancel
 			waitJobFinalized(t, b, jobID, 1)
@@ -205,7 +205,7 @@ SELECT id FROM river_job WHERE metadata @> jsonb_build_object('qf_wf', $1::text,
 			require.Equal(t, wfBefore, readWorkflow(t, b, id), "the late completion changed the workflow")
 			st, err := b.client.Status(ctx, id)
 			require.NoError(t, err)
-			require.Equal(t, "cancelled", st.Status)
+			require.EqualValues(t, "cancelled", st.Status)
 			require.Equal(t, map[string]string{"h": "cancelled", "after": "cancelled", "done": "completed"}, nodeStates(st))
 			assertNothingToReconcile(t, b)
 		})

@@ -6,6 +6,9 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/quantumflow/quantumflow/flowtype"
+	"github.com/quantumflow/quantumflow/internal/retry"
 )
 
 // RetryMode selects which nodes Retry runs again.
@@ -15,12 +18,12 @@ const (
 	// RetryFailedOnly reruns failed nodes and lets the nodes that were
 	// cancelled or skipped because of them run again as their deps
 	// complete. Completed nodes keep their result.
-	RetryFailedOnly RetryMode = "failed-only"
+	RetryFailedOnly RetryMode = RetryMode(retry.FailedOnly)
 	// RetryFailedAndDownstream also reruns completed nodes downstream of a
 	// failed or cancelled one.
-	RetryFailedAndDownstream RetryMode = "failed-and-downstream"
+	RetryFailedAndDownstream RetryMode = RetryMode(retry.FailedAndDownstream)
 	// RetryAll reruns every node.
-	RetryAll RetryMode = "all"
+	RetryAll RetryMode = RetryMode(retry.All)
 )
 
 // RetryResult tells what Retry did.
@@ -36,8 +39,10 @@ type RetryResult struct {
 // rerun are reset and get a new job when their deps are done; their attempt
 // counts carry on (flow.NodeFromContext reports base + this job's attempt).
 // The sub-DAG of an expanded node that reruns is removed: the node's job
-// expands again. Returns ErrStillActive for a pending or running workflow
-// and ErrNotRetryable for a completed one, changing nothing.
+// expands again. Returns ErrInvalidRetryMode for an unknown mode,
+// ErrInvalidID, ErrNotFound, and, changing nothing, a *StateError matching
+// ErrStillActive for a pending or running workflow or ErrNotRetryable for a
+// completed one.
 func (c *Client) Retry(ctx context.Context, id string, mode RetryMode) (*RetryResult, error) {
 	var res *RetryResult
 	err := c.inTx(ctx, "retry workflow "+id, func(tx pgx.Tx) error {
@@ -63,82 +68,35 @@ func (c *Client) RetryTx(ctx context.Context, tx pgx.Tx, id string, mode RetryMo
 	if err := validateID(id); err != nil {
 		return nil, err
 	}
-	var status string
-	err := tx.QueryRow(ctx, `SELECT status FROM qf_workflow WHERE id = $1 FOR UPDATE`, id).Scan(&status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("retry workflow %s: %w", id, ErrNotFound)
-	}
+	res, err := c.retryTx(ctx, tx, id, retry.Mode(mode))
 	if err != nil {
 		return nil, fmt.Errorf("retry workflow %s: %w", id, err)
 	}
-	switch status {
-	case "pending", "running":
-		return nil, fmt.Errorf("retry workflow %s: %w (it is %s)", id, ErrStillActive, status)
-	case "completed":
-		return nil, fmt.Errorf("retry workflow %s: %w", id, ErrNotRetryable)
-	}
+	return res, nil
+}
 
-	g, err := loadGraph(ctx, tx, id)
+func (c *Client) retryTx(ctx context.Context, tx pgx.Tx, id string, mode retry.Mode) (*RetryResult, error) {
+	var status flowtype.WorkflowState
+	err := tx.QueryRow(ctx, `SELECT status FROM qf_workflow WHERE id = $1 FOR UPDATE`, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
-	plan := g.planRetry(mode)
-
-	if len(plan.deleteSubtrees) > 0 {
-		if _, err := tx.Exec(ctx, `
-DELETE FROM qf_node q
-USING unnest($2::text[]) AS p(prefix)
-WHERE q.workflow_id = $1 AND q.path LIKE p.prefix`, id, plan.deleteSubtrees); err != nil {
-			return nil, fmt.Errorf("retry workflow %s: remove expansions: %w", id, err)
-		}
+	switch status {
+	case flowtype.WorkflowPending, flowtype.WorkflowRunning:
+		return nil, &StateError{WorkflowID: id, State: status, Reason: ErrStillActive}
+	case flowtype.WorkflowCompleted:
+		return nil, &StateError{WorkflowID: id, State: status, Reason: ErrNotRetryable}
 	}
-	if _, err := tx.Exec(ctx, sqlResetNodes, id, plan.idx, plan.state, plan.remainingDeps, plan.remainingChildren, plan.rerun, plan.rollupSink); err != nil {
-		return nil, fmt.Errorf("retry workflow %s: reset nodes: %w", id, err)
-	}
-	if _, err := tx.Exec(ctx, `
-UPDATE qf_workflow SET status = 'running', remaining = $2, failed = 0,
-       finished_at = NULL, output = NULL, error = NULL
-WHERE id = $1`, id, plan.workflowRemaining); err != nil {
-		return nil, fmt.Errorf("retry workflow %s: reset workflow: %w", id, err)
-	}
-
-	rows, err := tx.Query(ctx, `SELECT `+sqlLeafColumns+`
-FROM qf_node q WHERE q.workflow_id = $1 AND q.idx = ANY ($2::int[])`, id, plan.enqueue)
+	g, err := retry.LoadGraphTx(ctx, tx, id)
 	if err != nil {
-		return nil, fmt.Errorf("retry workflow %s: read ready nodes: %w", id, err)
+		return nil, err
 	}
-	ready, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (leafRow, error) {
-		var l leafRow
-		err := row.Scan(l.dest()...)
-		return l, err
-	})
+	nodes, jobs, err := retry.ApplyTx(ctx, tx, c.env.Inserter, id, g.PlanRetry(mode))
 	if err != nil {
-		return nil, fmt.Errorf("retry workflow %s: read ready nodes: %w", id, err)
+		return nil, err
 	}
-	if err := insertJobs(ctx, c.inserter, tx, ready); err != nil {
-		return nil, fmt.Errorf("retry workflow %s: %w", id, err)
-	}
-	return &RetryResult{Nodes: len(plan.idx), Jobs: len(ready)}, nil
+	return &RetryResult{Nodes: nodes, Jobs: jobs}, nil
 }
-
-// sqlResetNodes gives reset nodes their new state and counters. A rerun leaf
-// gets a new run generation (so its old job can never settle it) and its
-// spent attempts as the base of its new ones.
-const sqlResetNodes = `
-UPDATE qf_node q SET
-    state              = r.state,
-    remaining_deps     = r.remaining_deps,
-    failed_deps        = 0,
-    remaining_children = r.remaining_children,
-    failed_children    = 0,
-    rollup_sink        = r.rollup_sink,
-    run                = CASE WHEN r.rerun THEN q.run + 1 ELSE q.run END,
-    attempt_base       = CASE WHEN r.rerun THEN q.attempts ELSE q.attempt_base END,
-    output             = CASE WHEN r.rerun OR q.kind IS NULL THEN NULL ELSE q.output END,
-    error              = NULL,
-    job_id             = CASE WHEN r.rerun THEN NULL ELSE q.job_id END,
-    started_at         = CASE WHEN r.rerun THEN NULL ELSE q.started_at END,
-    finished_at        = NULL
-FROM unnest($2::int[], $3::text[], $4::int[], $5::int[], $6::bool[], $7::bool[])
-    AS r(idx, state, remaining_deps, remaining_children, rerun, rollup_sink)
-WHERE q.workflow_id = $1 AND q.idx = r.idx`

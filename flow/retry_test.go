@@ -152,7 +152,7 @@ nodes:
 				}
 				id := b.submitYAML(t, tt.spec)
 				first := b.waitFinishedOrStalled(t, id, time.Minute)
-				require.Equal(t, "failed", first.Status)
+				require.EqualValues(t, "failed", first.Status)
 				require.Equal(t, tt.first, nodeStates(first))
 
 				for _, k := range tt.failing {
@@ -161,10 +161,10 @@ nodes:
 				_, err := b.client.Retry(ctx, id, want.mode)
 				require.NoError(t, err)
 				second := b.waitFinishedOrStalled(t, id, time.Minute)
-				require.Equal(t, "completed", second.Status, "%v", nodeStates(second))
+				require.EqualValues(t, "completed", second.Status, "%v", nodeStates(second))
 				require.Len(t, second.Nodes, tt.wantNodes, "%v", nodeStates(second))
 				for _, n := range second.Nodes {
-					require.Equal(t, "completed", n.State, n.ID)
+					require.EqualValues(t, "completed", n.State, n.ID)
 				}
 				for _, path := range want.kept {
 					require.Equal(t, *nodeByID(t, first, path).JobID, *nodeByID(t, second, path).JobID, "%s kept its job", path)

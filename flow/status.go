@@ -9,21 +9,25 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/quantumflow/quantumflow/flowtype"
+	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
 // WorkflowStatus is a workflow and every node's state, in the JSON shape of
-// `enqueue status -o json` (DESIGN.md, CLI).
+// `enqueue status -o json` (docs/SPEC.md).
 type WorkflowStatus struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	Key        *string         `json:"key,omitempty"`
-	Status     string          `json:"status"`
-	CreatedAt  time.Time       `json:"created_at"`
-	StartedAt  *time.Time      `json:"started_at"`
-	FinishedAt *time.Time      `json:"finished_at"`
-	Input      json.RawMessage `json:"input"`
-	Output     json.RawMessage `json:"output"`
-	Nodes      []NodeStatus    `json:"nodes"`
+	ID         string                 `json:"id"`
+	Name       string                 `json:"name"`
+	Key        *string                `json:"key,omitempty"`
+	Status     flowtype.WorkflowState `json:"status"`
+	CreatedAt  time.Time              `json:"created_at"`
+	StartedAt  *time.Time             `json:"started_at"`
+	FinishedAt *time.Time             `json:"finished_at"`
+	Input      json.RawMessage        `json:"input"`
+	Output     json.RawMessage        `json:"output"`
+	Nodes      []NodeStatus           `json:"nodes"`
 }
 
 // NodeStatus is one node of WorkflowStatus.
@@ -35,7 +39,7 @@ type NodeStatus struct {
 	// State is waiting, available, running, retryable, completed, failed,
 	// cancelled or skipped. Groups and expanded nodes whose members are
 	// still going report running.
-	State string `json:"state"`
+	State flowtype.NodeState `json:"state"`
 	// Deps are the ids of the sibling nodes this node waits for.
 	Deps       []string        `json:"deps"`
 	JobID      *int64          `json:"job_id"`
@@ -86,7 +90,7 @@ FROM qf_node WHERE workflow_id = $1 ORDER BY idx`, id)
 		NodeStatus
 		idx, parent, run, base int32
 		deps                   []int32
-		stored                 string
+		stored                 flowtype.NodeState
 	}
 	var nodes []nodeRow
 	byIdx := map[int32]int{}
@@ -99,17 +103,17 @@ FROM qf_node WHERE workflow_id = $1 ORDER BY idx`, id)
 			return nil, fmt.Errorf("status of %s: nodes: %w", id, err)
 		}
 		byIdx[n.idx] = len(nodes)
-		live = live || n.stored == "enqueued"
+		live = live || n.stored == flowtype.NodeEnqueued
 		nodes = append(nodes, n)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("status of %s: nodes: %w", id, err)
 	}
 
-	jobs := map[[2]int32]liveJob{}
+	var jobs map[riverjob.RunKey]riverjob.Job
 	if live {
-		if jobs, err = liveJobs(ctx, tx, id); err != nil {
-			return nil, err
+		if jobs, err = riverjob.NewestByRunTx(ctx, tx, id); err != nil {
+			return nil, fmt.Errorf("status of %s: %w", id, err)
 		}
 	}
 
@@ -125,91 +129,46 @@ FROM qf_node WHERE workflow_id = $1 ORDER BY idx`, id)
 		}
 		n.State = n.stored
 		switch n.stored {
-		case "active":
-			n.State = "running"
-		case "enqueued":
-			n.State = "available"
-			if j, ok := jobs[[2]int32{n.idx, n.run}]; ok {
-				n.State = j.nodeState()
-				n.JobID = &j.id
-				n.Attempts = int(n.base) + j.attempt
-				n.StartedAt = j.attemptedAt
-				n.Error = j.lastError()
+		case flowtype.NodeActive:
+			n.State = flowtype.NodeRunning
+		case flowtype.NodeEnqueued:
+			n.State = flowtype.NodeAvailable
+			if j, ok := jobs[riverjob.RunKey{Idx: n.idx, Run: n.run}]; ok {
+				n.State = reportedState(j.State)
+				n.JobID = &j.ID
+				n.Attempts = int(n.base) + j.Attempt
+				n.StartedAt = j.AttemptedAt
+				n.Error = riverjob.LastError(j.Errors)
 			}
 		}
 		ws.Nodes[i] = n.NodeStatus
 		// River marks a job running when it fetches it, a moment before the
 		// middleware moves the workflow to running: report one picture.
-		if ws.Status == "pending" && n.stored == "enqueued" && (n.State == "running" || n.State == "retryable") {
-			ws.Status = "running"
+		if ws.Status == flowtype.WorkflowPending && n.stored == flowtype.NodeEnqueued &&
+			(n.State == flowtype.NodeRunning || n.State == flowtype.NodeRetryable) {
+			ws.Status = flowtype.WorkflowRunning
 		}
 	}
 	return ws, nil
 }
 
-// liveJob is a River job of a node that is not final yet.
-type liveJob struct {
-	id          int64
-	state       string
-	attempt     int
-	attemptedAt *time.Time
-	errors      []json.RawMessage
-}
-
-// nodeState maps a job's state to the node's reported state.
-func (j liveJob) nodeState() string {
-	switch j.state {
-	case "running", "retryable":
-		return j.state
-	case "completed":
-		return "running" // completed, the node is being settled
-	case "discarded":
-		return "failed"
-	case "cancelled":
-		return "cancelled"
+// reportedState maps the state of an enqueued node's job to the node's
+// reported state.
+func reportedState(job rivertype.JobState) flowtype.NodeState {
+	switch job {
+	case rivertype.JobStateRunning:
+		return flowtype.NodeRunning
+	case rivertype.JobStateRetryable:
+		return flowtype.NodeRetryable
+	case rivertype.JobStateCompleted:
+		return flowtype.NodeRunning // completed, the node is being settled
+	case rivertype.JobStateDiscarded:
+		return flowtype.NodeFailed
+	case rivertype.JobStateCancelled:
+		return flowtype.NodeCancelled
 	default: // available, scheduled, pending
-		return "available"
+		return flowtype.NodeAvailable
 	}
-}
-
-func (j liveJob) lastError() *string {
-	if len(j.errors) == 0 {
-		return nil
-	}
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(j.errors[len(j.errors)-1], &e) != nil || e.Error == "" {
-		return nil
-	}
-	return &e.Error
-}
-
-// liveJobs returns the newest job of each (node, run) of the workflow.
-func liveJobs(ctx context.Context, tx pgx.Tx, id string) (map[[2]int32]liveJob, error) {
-	rows, err := tx.Query(ctx, `
-SELECT id, state::text, attempt, attempted_at, coalesce(errors, '{}'),
-       (metadata->>'qf_n')::int, (metadata->>'qf_r')::int
-FROM river_job
-WHERE metadata @> jsonb_build_object('qf_wf', $1::text)
-ORDER BY id`, id)
-	if err != nil {
-		return nil, fmt.Errorf("status of %s: jobs: %w", id, err)
-	}
-	defer rows.Close()
-	out := map[[2]int32]liveJob{}
-	for rows.Next() {
-		var j liveJob
-		var idx, run int32
-		if err := rows.Scan(&j.id, &j.state, &j.attempt, &j.attemptedAt, &j.errors, &idx, &run); err != nil {
-			return nil, fmt.Errorf("status of %s: jobs: %w", id, err)
-		}
-		out[[2]int32{idx, run}] = j
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("status of %s: jobs: %w", id, err)
-	}
-	return out, nil
 }
 
 func lastSegment(path string) string {
@@ -218,20 +177,20 @@ func lastSegment(path string) string {
 
 // WorkflowSummary is one row of List.
 type WorkflowSummary struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Key        *string    `json:"key,omitempty"`
-	Status     string     `json:"status"`
-	Nodes      int        `json:"nodes"`
-	CreatedAt  time.Time  `json:"created_at"`
-	StartedAt  *time.Time `json:"started_at"`
-	FinishedAt *time.Time `json:"finished_at"`
+	ID         string                 `json:"id"`
+	Name       string                 `json:"name"`
+	Key        *string                `json:"key,omitempty"`
+	Status     flowtype.WorkflowState `json:"status"`
+	Nodes      int                    `json:"nodes"`
+	CreatedAt  time.Time              `json:"created_at"`
+	StartedAt  *time.Time             `json:"started_at"`
+	FinishedAt *time.Time             `json:"finished_at"`
 }
 
 // ListParams filters List.
 type ListParams struct {
 	// Status keeps only workflows in this status; empty keeps all.
-	Status string
+	Status flowtype.WorkflowState
 	// Limit caps the number of rows, newest first. Defaults to 100.
 	Limit int
 }
@@ -245,9 +204,7 @@ func (c *Client) List(ctx context.Context, params *ListParams) ([]WorkflowSummar
 	if limit <= 0 {
 		limit = 100
 	}
-	switch params.Status {
-	case "", "pending", "running", "completed", "failed", "cancelled":
-	default:
+	if params.Status != "" && !params.Status.Valid() {
 		return nil, fmt.Errorf("list: unknown status %q (want pending, running, completed, failed or cancelled)", params.Status)
 	}
 	rows, err := c.pool.Query(ctx, `

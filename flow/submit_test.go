@@ -81,7 +81,7 @@ nodes:
 `)
 	st, err := b.client.Status(ctx, id)
 	require.NoError(t, err)
-	require.Equal(t, "pending", st.Status)
+	require.EqualValues(t, "pending", st.Status)
 	require.Equal(t, map[string]string{
 		"a": "available", "b": "waiting",
 		"g": "running", "g/x": "available", "g/y": "waiting", "g/h": "running", "g/h/z": "available",

@@ -1,7 +1,10 @@
 // Package jobs holds the job kinds that every QuantumFlow worker registers:
 // noop, sleep, fail and echo (tests and benchmarks use them). Each is an
 // ordinary River worker; inside a workflow, the flow middleware completes its
-// node.
+// node. Submit accepts these kinds without a worker having registered them
+// (flow reads Kinds). Being part of the engine, they reach the node through
+// its internal packages; a kind of your own uses flow's node helpers
+// (flow.Input, flow.SetOutput, ...), as examples/customworker does.
 package jobs
 
 import (
@@ -13,7 +16,8 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/quantumflow/quantumflow/flow"
+	"github.com/quantumflow/quantumflow/internal/noderun"
+	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
 // Register adds the built-in workers to workers. It returns an error if one
@@ -43,10 +47,10 @@ type NoopWorker struct {
 	river.WorkerDefaults[NoopArgs]
 }
 
-// Timeout is the node's timeout (flow.JobTimeout), so River's deadline and
+// Timeout is the node's timeout (as flow.JobTimeout), so River's deadline and
 // rescuer follow it; 0 outside a workflow or without one.
 func (*NoopWorker) Timeout(job *river.Job[NoopArgs]) time.Duration {
-	return flow.JobTimeout(job.JobRow)
+	return riverjob.Timeout(job.JobRow)
 }
 
 // Work does nothing.
@@ -66,10 +70,10 @@ type SleepWorker struct {
 	river.WorkerDefaults[SleepArgs]
 }
 
-// Timeout is the node's timeout (flow.JobTimeout), so River's deadline and
+// Timeout is the node's timeout (as flow.JobTimeout), so River's deadline and
 // rescuer follow it; 0 outside a workflow or without one.
 func (*SleepWorker) Timeout(job *river.Job[SleepArgs]) time.Duration {
-	return flow.JobTimeout(job.JobRow)
+	return riverjob.Timeout(job.JobRow)
 }
 
 // Work sleeps for MS milliseconds, or until its context is cancelled (a
@@ -105,10 +109,10 @@ type FailWorker struct {
 	river.WorkerDefaults[FailArgs]
 }
 
-// Timeout is the node's timeout (flow.JobTimeout), so River's deadline and
+// Timeout is the node's timeout (as flow.JobTimeout), so River's deadline and
 // rescuer follow it; 0 outside a workflow or without one.
 func (*FailWorker) Timeout(job *river.Job[FailArgs]) time.Duration {
-	return flow.JobTimeout(job.JobRow)
+	return riverjob.Timeout(job.JobRow)
 }
 
 // ErrPlannedFailure is the error of a failing "fail" attempt.
@@ -117,8 +121,8 @@ var ErrPlannedFailure = errors.New("planned failure")
 // Work fails the first Times attempts and succeeds afterwards.
 func (*FailWorker) Work(ctx context.Context, job *river.Job[FailArgs]) error {
 	attempt := job.Attempt
-	if node, ok := flow.NodeFromContext(ctx); ok {
-		attempt = node.Attempt
+	if run, err := noderun.From(ctx); err == nil {
+		attempt = run.Attempt()
 	}
 	if job.Args.Times < 0 || attempt <= job.Args.Times {
 		return fmt.Errorf("fail: attempt %d (times %d): %w", attempt, job.Args.Times, ErrPlannedFailure)
@@ -153,10 +157,10 @@ type EchoWorker struct {
 	river.WorkerDefaults[EchoArgs]
 }
 
-// Timeout is the node's timeout (flow.JobTimeout), so River's deadline and
+// Timeout is the node's timeout (as flow.JobTimeout), so River's deadline and
 // rescuer follow it; 0 outside a workflow or without one.
 func (*EchoWorker) Timeout(job *river.Job[EchoArgs]) time.Duration {
-	return flow.JobTimeout(job.JobRow)
+	return riverjob.Timeout(job.JobRow)
 }
 
 // EchoOutput is the output of an "echo" node.
@@ -170,14 +174,11 @@ type EchoOutput struct {
 // its output. Outside a workflow, input is {} and deps is empty.
 func (*EchoWorker) Work(ctx context.Context, job *river.Job[EchoArgs]) error {
 	out := EchoOutput{Args: job.Args.Raw, Input: json.RawMessage("{}"), Deps: map[string]json.RawMessage{}}
-	if _, ok := flow.NodeFromContext(ctx); !ok {
+	run, err := noderun.From(ctx)
+	if err != nil {
 		return river.RecordOutput(ctx, out)
 	}
-	input, err := flow.Input(ctx)
-	if err != nil {
-		return err
-	}
-	deps, err := flow.DepOutputs(ctx)
+	input, deps, err := run.Load(ctx)
 	if err != nil {
 		return err
 	}
@@ -185,5 +186,12 @@ func (*EchoWorker) Work(ctx context.Context, job *river.Job[EchoArgs]) error {
 	if out.Deps == nil {
 		out.Deps = map[string]json.RawMessage{}
 	}
-	return flow.SetOutput(ctx, out)
+	return run.SetOutput(out)
+}
+
+// Kinds returns the built-in kinds, sorted: the kinds Register adds. flow
+// accepts them at submit without a worker having registered them; a worker
+// that registers them passes them in flow.WorkerConfig.Kinds.
+func Kinds() []string {
+	return []string{EchoArgs{}.Kind(), FailArgs{}.Kind(), NoopArgs{}.Kind(), SleepArgs{}.Kind()}
 }

@@ -29,12 +29,12 @@ func TestWorkflowThroughFlow(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.New(t)
 	m := metrics.New()
-	m.InitKinds(flow.BuiltinKinds...)
+	m.InitKinds(jobs.Kinds()...)
 	client, err := flow.NewClient(db.Pool, &flow.Config{Observer: m.Observer(), Logger: discard})
 	require.NoError(t, err)
 	workers := river.NewWorkers()
 	require.NoError(t, jobs.Register(workers))
-	rc, err := river.NewClient(riverpgxv5.New(db.Pool), client.RiverConfig(&river.Config{
+	rc, err := river.NewClient(riverpgxv5.New(db.Pool), mustRiverConfig(t, client, &river.Config{
 		Logger:           discard,
 		Queues:           map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 5}},
 		TestOnly:         true,
@@ -154,4 +154,12 @@ func TestDeadWorkerSweep(t *testing.T) {
 	require.Equal(t, 1.0, value(t, fams, "quantumflow_dead_workers_total", nil))
 	require.Equal(t, 1.0, value(t, fams, "quantumflow_jobs_rescued_total", map[string]string{"outcome": "requeued"}))
 	require.Equal(t, 1.0, value(t, fams, "quantumflow_jobs_rescued_total", map[string]string{"outcome": "discarded"}))
+}
+
+// mustRiverConfig is client.RiverConfig(cfg), failing the test on an error.
+func mustRiverConfig(t testing.TB, client *flow.Client, cfg *river.Config) *river.Config {
+	t.Helper()
+	out, err := client.RiverConfig(cfg)
+	require.NoError(t, err)
+	return out
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/quantumflow/quantumflow/flow"
+	"github.com/quantumflow/quantumflow/flowtype"
 )
 
 // Outcomes of a worked job, the values of the outcome label of
@@ -247,9 +248,9 @@ func (o *observer) NodesReleased(n int) {
 	}
 }
 
-func (o *observer) WorkflowsFinished(status string, n int) {
+func (o *observer) WorkflowsFinished(status flowtype.WorkflowState, n int) {
 	if n > 0 {
-		o.m.workflowsFinished.WithLabelValues(status).Add(float64(n))
+		o.m.workflowsFinished.WithLabelValues(string(status)).Add(float64(n))
 	}
 }
 

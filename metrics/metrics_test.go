@@ -297,7 +297,7 @@ func TestMiddlewareCountsEveryOutcome(t *testing.T) {
 	// the original panic, with the worker's frame in its stack trace.
 	job, err := b.rc.JobGet(ctx, panicJobID)
 	require.NoError(t, err)
-	require.Equal(t, rivertype.JobStateDiscarded, job.State)
+	require.EqualValues(t, rivertype.JobStateDiscarded, job.State)
 	require.Len(t, job.Errors, 1)
 	require.Contains(t, job.Errors[0].Error, "metrics test: this job panics")
 	require.Contains(t, job.Errors[0].Trace, "panicWorker")
@@ -379,7 +379,7 @@ func TestMiddlewareInterruptedByStop(t *testing.T) {
 	require.Len(t, fams["quantumflow_jobs_worked_total"].GetMetric(), 1, "no other outcome")
 	job, err := b.rc.JobGet(ctx, res.Job.ID)
 	require.NoError(t, err)
-	require.Equal(t, rivertype.JobStateAvailable, job.State, "River handed the job back")
+	require.EqualValues(t, rivertype.JobStateAvailable, job.State, "River handed the job back")
 	require.Empty(t, job.Errors)
 }
 

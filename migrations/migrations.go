@@ -1,6 +1,8 @@
 // Package migrations applies the database schema QuantumFlow needs: River's
 // own tables (through rivermigrate) and the project's tables (qf_workflow,
-// qf_node, qf_kind), from SQL files embedded in the binary.
+// qf_node, qf_kind, qf_worker, qf_lease, and qf_migration, which records
+// them), from SQL files embedded in the binary; and Check tells whether a
+// schema is up to date.
 //
 // Migrate is idempotent and safe when several processes run it at once: it
 // holds an advisory lock for the whole run, so a second process waits, then
@@ -11,7 +13,9 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,7 +27,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 )
 
-//go:embed *.sql
+//go:embed *.up.sql
 var sqlFS embed.FS
 
 // Migration is one of the project's own schema versions.
@@ -67,19 +71,27 @@ func All() ([]Migration, error) {
 	return out, nil
 }
 
-// Migrate brings the schema selected by the pool's search_path up to date:
-// River's migrations first, then the project's. A session-level advisory
-// lock keyed on the current schema is held on one connection for the whole
-// run, so concurrent callers serialise and the later ones find nothing to
-// do. River's migrations run each in its own transaction (some cannot share
-// one: a new enum value must be committed before use); the project's run in
-// one transaction, so a failure there leaves none of them applied.
+// Migrate brings the schema selected by the pool's search_path up to date
+// (see MigrateConn). It uses one connection of the pool, so a pool of one
+// connection is enough.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (*Result, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: acquire connection: %w", err)
 	}
 	defer conn.Release()
+	return MigrateConn(ctx, conn.Conn())
+}
+
+// MigrateConn brings the schema selected by the connection's search_path up
+// to date on that one connection: River's migrations first, then the
+// project's. A session-level advisory lock keyed on the current schema is
+// held for the whole run, so concurrent callers serialise and the later ones
+// find nothing to do. River's migrations run each in its own transaction
+// (some cannot share one: a new enum value must be committed before use);
+// the project's run in one transaction, so a failure there leaves none of
+// them applied.
+func MigrateConn(ctx context.Context, conn *pgx.Conn) (*Result, error) {
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext('quantumflow.migrate.' || current_schema()))`); err != nil {
 		return nil, fmt.Errorf("migrate: take advisory lock: %w", err)
 	}
@@ -89,21 +101,24 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (*Result, error) {
 		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if _, err := conn.Exec(unlockCtx, `SELECT pg_advisory_unlock(hashtext('quantumflow.migrate.' || current_schema()))`); err != nil {
-			conn.Conn().Close(unlockCtx) //nolint:errcheck // dropping the session drops the lock
+			conn.Close(unlockCtx) //nolint:errcheck // dropping the session drops the lock
 		}
 	}()
 
-	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	migrator, err := riverMigrator()
 	if err != nil {
-		return nil, fmt.Errorf("migrate: river migrator: %w", err)
-	}
-	riverRes, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: river: %w", err)
+		return nil, err
 	}
 	res := &Result{}
-	for _, v := range riverRes.Versions {
-		res.River = append(res.River, v.Version)
+	for {
+		versions, err := riverStepTx(ctx, conn, migrator)
+		if err != nil {
+			return nil, err
+		}
+		if len(versions) == 0 {
+			break
+		}
+		res.River = append(res.River, versions...)
 	}
 
 	tx, err := conn.Begin(ctx)
@@ -120,6 +135,39 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (*Result, error) {
 	}
 	res.QuantumFlow = versions
 	return res, nil
+}
+
+// riverMigrator returns River's migrator for transactions: it works only
+// through the transactions it is given, so it needs no pool.
+func riverMigrator() (*rivermigrate.Migrator[pgx.Tx], error) {
+	migrator, err := rivermigrate.New[pgx.Tx](riverpgxv5.New(nil), &rivermigrate.Config{Logger: quiet})
+	if err != nil {
+		return nil, fmt.Errorf("migrate: river migrator: %w", err)
+	}
+	return migrator, nil
+}
+
+// riverStepTx applies River's next pending migration in a transaction of
+// its own on conn and returns its version, or nothing when none is pending.
+func riverStepTx(ctx context.Context, conn *pgx.Conn, migrator *rivermigrate.Migrator[pgx.Tx]) ([]int, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: river: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a rollback after commit is a no-op
+	//nolint:staticcheck // MigrateTx is deprecated for running every migration in one transaction; one step per transaction is what Migrate does.
+	step, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1})
+	if err != nil {
+		return nil, fmt.Errorf("migrate: river: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("migrate: river: commit: %w", err)
+	}
+	versions := make([]int, len(step.Versions))
+	for i, v := range step.Versions {
+		versions[i] = v.Version
+	}
+	return versions, nil
 }
 
 // migrateOwnTx applies the project's migrations that qf_migration does not
@@ -164,3 +212,6 @@ CREATE TABLE IF NOT EXISTS qf_migration (
 	}
 	return applied, nil
 }
+
+// quiet discards the River migrator's logs: Migrate reports what it applied.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -16,6 +16,7 @@ import (
 	"github.com/quantumflow/quantumflow/dag"
 	"github.com/quantumflow/quantumflow/flow"
 	"github.com/quantumflow/quantumflow/internal/cliutil"
+	"github.com/quantumflow/quantumflow/jobs"
 )
 
 // runChild is the whole life of a child process.
@@ -52,10 +53,10 @@ func childWorker(ctx context.Context, spec *childSpec, databaseURL string) error
 	if wc.flow != nil {
 		// As cmd/worker: record the kinds and join the fleet (one heartbeat
 		// transaction a second, part of the measured cost).
-		if err := wc.flow.RegisterKinds(ctx, flow.BuiltinKinds...); err != nil {
+		if err := wc.flow.RegisterKinds(ctx, jobs.Kinds()...); err != nil {
 			return fmt.Errorf("register kinds: %w", err)
 		}
-		if member, err = wc.flow.NewMember(flow.MemberConfig{ID: id, Queues: []string{"default"}, Kinds: flow.BuiltinKinds, Logger: logger}); err != nil {
+		if member, err = wc.flow.NewMember(flow.MemberConfig{ID: id, Queues: []string{"default"}, Kinds: jobs.Kinds(), Logger: logger}); err != nil {
 			return err
 		}
 		if err := member.Join(ctx); err != nil {

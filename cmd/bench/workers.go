@@ -66,7 +66,8 @@ type workerClient struct {
 // get the same workers (the built-in kinds and the chain job) and the same
 // settings (queue, MaxWorkers, FetchCooldown, FetchPollInterval, pool);
 // QuantumFlow's mode goes through flow.Client.RiverConfig as cmd/worker
-// does, which adds the node middleware and the periodic reconciler.
+// does, which adds the node middleware (the reconciler runs with the
+// fleet member, see childmain.go).
 func newWorkerClient(pool *pgxpool.Pool, spec *childSpec, id string, logger *slog.Logger) (*workerClient, error) {
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers); err != nil {
@@ -90,7 +91,9 @@ func newWorkerClient(pool *pgxpool.Pool, spec *childSpec, id string, logger *slo
 			return nil, fmt.Errorf("flow client: %w", err)
 		}
 		out.flow = fc
-		cfg = fc.RiverConfig(cfg)
+		if cfg, err = fc.RiverConfig(cfg); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("unknown worker mode %q", spec.Mode)
 	}

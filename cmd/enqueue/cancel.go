@@ -41,8 +41,8 @@ func (a *app) cancelWorkflow(ctx context.Context, id, output string) error {
 		return err
 	}
 	res, err := client.Cancel(ctx, id)
-	if errors.Is(err, flow.ErrAlreadyFinished) {
-		return fmt.Errorf("workflow %s already finished (%s); nothing was cancelled", id, a.statusWord(ctx, client, id))
+	if se, ok := errors.AsType[*flow.StateError](err); ok && errors.Is(se, flow.ErrAlreadyFinished) {
+		return fmt.Errorf("workflow %s already finished (%s); nothing was cancelled", id, se.State)
 	}
 	if err != nil {
 		return a.runtimeErr(ctx, err)
@@ -56,14 +56,4 @@ func (a *app) cancelWorkflow(ctx context.Context, id, output string) error {
 	}
 	fmt.Fprintf(a.stdout, "cancelled workflow %s: %s (%s stopped)\n", id, plural(res.Nodes, "node"), plural(res.Jobs, "job"))
 	return nil
-}
-
-// statusWord reads a workflow's status for a message; it says "status
-// unknown" rather than fail the message.
-func (a *app) statusWord(ctx context.Context, client *flow.Client, id string) string {
-	st, err := client.Status(ctx, id)
-	if err != nil {
-		return "status unknown"
-	}
-	return st.Status
 }

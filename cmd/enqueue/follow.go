@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/quantumflow/quantumflow/flow"
+	"github.com/quantumflow/quantumflow/flowtype"
 	"github.com/quantumflow/quantumflow/internal/cliutil"
 )
 
@@ -22,7 +23,7 @@ const followRetryFor = time.Minute
 
 // progress is what the follower shows of a workflow.
 type progress struct {
-	status  string
+	status  flowtype.WorkflowState
 	total   int // nodes, groups included
 	final   int // nodes completed, failed, cancelled or skipped
 	failed  int // leaves that failed
@@ -31,10 +32,6 @@ type progress struct {
 
 func (p progress) String() string {
 	return fmt.Sprintf("%s: %d/%d nodes final, %d failed, %s", p.status, p.final, p.total, p.failed, fmtDuration(p.elapsed))
-}
-
-func isFinalStatus(status string) bool {
-	return status == "completed" || status == "failed" || status == "cancelled"
 }
 
 func (a *app) progressOf(p *flow.Progress) progress {
@@ -61,7 +58,7 @@ func (a *app) follow(ctx context.Context, client *flow.Client, id string, pollIn
 		began := time.Now()
 		pr, err := client.Progress(ctx, id)
 		var st *flow.WorkflowStatus
-		if err == nil && isFinalStatus(pr.Status) {
+		if err == nil && pr.Status.IsFinal() {
 			// Final: read the nodes once, to name the failed ones (and
 			// print the status with -o json).
 			st, err = client.Status(ctx, id)
@@ -139,7 +136,7 @@ func (a *app) stoppedFollowing(ctx context.Context, id string, last progress) er
 	}
 	state := "still going"
 	if last.status != "" {
-		state = "still " + last.status
+		state = "still " + string(last.status)
 	}
 	return fmt.Errorf("%s: stopped following workflow %s, which is %s and goes on without us "+
 		"(follow it again with 'enqueue wait %s', stop it with 'enqueue cancel %s')", why, id, state, id, id)
@@ -152,7 +149,7 @@ func (a *app) finished(st *flow.WorkflowStatus, p progress, output string) error
 			return err
 		}
 	}
-	if st.Status == "completed" {
+	if st.Status == flowtype.WorkflowCompleted {
 		fmt.Fprintf(a.stderr, "workflow %s (%s) completed: %d nodes in %s\n", st.ID, st.Name, p.total, fmtDuration(p.elapsed))
 		return nil
 	}
@@ -167,7 +164,7 @@ func (a *app) listFailures(st *flow.WorkflowStatus) {
 	var failed []*flow.NodeStatus
 	for i := range st.Nodes {
 		n := &st.Nodes[i]
-		if n.Kind != nil && (n.State == "failed" || (n.State == "cancelled" && n.Error != nil)) {
+		if n.Kind != nil && (n.State == flowtype.NodeFailed || (n.State == flowtype.NodeCancelled && n.Error != nil)) {
 			failed = append(failed, n)
 		}
 	}
@@ -186,8 +183,9 @@ func (a *app) listFailures(st *flow.WorkflowStatus) {
 
 // stateCounts summarises nodes by state: "6 completed, 1 failed, 2 cancelled".
 func stateCounts(nodes []flow.NodeStatus) string {
-	order := []string{"completed", "failed", "cancelled", "skipped", "running", "retryable", "available", "waiting"}
-	counts := map[string]int{}
+	order := []flowtype.NodeState{flowtype.NodeCompleted, flowtype.NodeFailed, flowtype.NodeCancelled, flowtype.NodeSkipped,
+		flowtype.NodeRunning, flowtype.NodeRetryable, flowtype.NodeAvailable, flowtype.NodeWaiting}
+	counts := map[flowtype.NodeState]int{}
 	for i := range nodes {
 		counts[nodes[i].State]++
 	}

@@ -8,12 +8,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/quantumflow/quantumflow/flow"
+	"github.com/quantumflow/quantumflow/flowtype"
 )
 
 // listLimitDefault is how many workflows list shows by default.
 const listLimitDefault = 100
 
-var workflowStatuses = []string{"pending", "running", "completed", "failed", "cancelled"}
+// workflowStatuses are the values --status takes.
+var workflowStatuses = func() []string {
+	var out []string
+	for _, s := range flowtype.WorkflowStates() {
+		out = append(out, string(s))
+	}
+	return out
+}()
 
 type listFlags struct {
 	status string
@@ -58,7 +66,7 @@ func (a *app) list(ctx context.Context, f listFlags) error {
 	if err != nil {
 		return err
 	}
-	rows, err := client.List(ctx, &flow.ListParams{Status: f.status, Limit: f.limit})
+	rows, err := client.List(ctx, &flow.ListParams{Status: flowtype.WorkflowState(f.status), Limit: f.limit})
 	if err != nil {
 		return a.runtimeErr(ctx, err)
 	}

@@ -12,13 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quantumflow/quantumflow/flow"
+	"github.com/quantumflow/quantumflow/flowtype"
 	"github.com/quantumflow/quantumflow/internal/cliutil"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func leaf(path, kind, state string, attempts int, startMS, endMS int) flow.NodeStatus {
-	n := flow.NodeStatus{ID: path, Kind: &kind, State: state, Attempts: attempts}
+	n := flow.NodeStatus{ID: path, Kind: &kind, State: flowtype.NodeState(state), Attempts: attempts}
 	if i := strings.LastIndexByte(path, '/'); i >= 0 {
 		n.Parent = path[:i]
 	}

@@ -72,10 +72,11 @@ func (a *app) retry(ctx context.Context, id string, f retryFlags) error {
 		return err
 	}
 	res, err := client.Retry(ctx, id, flow.RetryMode(f.mode))
+	se, _ := errors.AsType[*flow.StateError](err)
 	switch {
-	case errors.Is(err, flow.ErrStillActive):
+	case se != nil && errors.Is(se, flow.ErrStillActive):
 		return fmt.Errorf("workflow %s is still %s; nothing was retried: only a failed or cancelled workflow can be retried "+
-			"(wait for it with 'enqueue wait %s' or stop it with 'enqueue cancel %s')", id, a.statusWord(ctx, client, id), id, id)
+			"(wait for it with 'enqueue wait %s' or stop it with 'enqueue cancel %s')", id, se.State, id, id)
 	case errors.Is(err, flow.ErrNotRetryable):
 		return fmt.Errorf("workflow %s completed; nothing to retry", id)
 	case err != nil:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quantumflow/quantumflow/flow"
+	"github.com/quantumflow/quantumflow/flowtype"
 )
 
 // maxErrorRunes cuts long errors in the text tree; -o json has them whole.
@@ -43,7 +44,7 @@ func renderTree(w io.Writer, st *flow.WorkflowStatus, o treeOpts) error {
 		kept := make(map[string]bool)
 		for i := range st.Nodes {
 			n := &st.Nodes[i]
-			if n.State == "failed" || n.State == "cancelled" {
+			if n.State.IsFailure() {
 				kept[n.ID] = true
 				for p := n.Parent; p != "" && !kept[p]; p = parentOf[p] {
 					kept[p] = true
@@ -71,13 +72,9 @@ func renderTree(w io.Writer, st *flow.WorkflowStatus, o treeOpts) error {
 		}
 		for j, i := range kids {
 			if o.maxNodes > 0 && shown >= o.maxNodes {
-				counts := map[string]int{}
 				var rest []flow.NodeStatus
 				for _, k := range kids[j:] {
 					rest = appendSubtree(rest, st, children, k, keep)
-				}
-				for _, n := range rest {
-					counts[n.State]++
 				}
 				hidden += len(rest)
 				// No tab: a trailing cell does not widen the columns.
@@ -174,7 +171,7 @@ func durationOf(n *flow.NodeStatus, started *time.Time, now time.Time) string {
 		return ""
 	case n.FinishedAt != nil:
 		return fmtDuration(max(n.FinishedAt.Sub(*started), 0))
-	case n.State == "running" || n.State == "retryable":
+	case n.State == flowtype.NodeRunning || n.State == flowtype.NodeRetryable:
 		return "for " + fmtDuration(max(now.Sub(*started), 0))
 	}
 	return ""

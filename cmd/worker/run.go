@@ -9,12 +9,9 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/quantumflow/quantumflow/flow"
@@ -100,6 +97,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 	}
 
 	m := metrics.New()
+	kinds := jobs.Kinds()
 	fc, err := flow.NewClient(pool, &flow.Config{Logger: logger, Observer: m.Observer()})
 	if err != nil {
 		return fail(err)
@@ -108,43 +106,16 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 	if err := jobs.Register(workers); err != nil {
 		return fail(err)
 	}
-	// jobs.Register adds exactly the built-in kinds.
-	kinds := slices.Sorted(slices.Values(flow.BuiltinKinds))
 	queues := map[string]river.QueueConfig{}
-	queueNames := make([]string, 0, len(cfg.queues))
 	maxWorkers := map[string]int{}
 	for _, q := range cfg.queues {
 		queues[q.name] = river.QueueConfig{MaxWorkers: q.maxWorkers}
-		queueNames = append(queueNames, q.name)
 		maxWorkers[q.name] = q.maxWorkers
 	}
 	m.InitKinds(kinds...)
 	m.SetQueues(maxWorkers)
 	m.SetWorkerInfo(cfg.id, version)
 
-	rc, err := river.NewClient(riverpgxv5.New(pool), fc.RiverConfig(&river.Config{
-		ID:                cfg.id,
-		Queues:            queues,
-		Workers:           workers,
-		Logger:            riverLogger(logger, level),
-		WorkerMiddleware:  []rivertype.WorkerMiddleware{m.Middleware()},
-		FetchCooldown:     cfg.fetchCooldown,
-		FetchPollInterval: cfg.fetchPollInterval,
-		JobTimeout:        cfg.jobTimeout,
-	}))
-	if err != nil {
-		return fail(fmt.Errorf("river client: %w", err))
-	}
-	if err := fc.RegisterKinds(ctx, kinds...); err != nil {
-		return fail(schemaHint(fmt.Errorf("register kinds: %w", err)))
-	}
-	member, err := fc.NewMember(flow.MemberConfig{
-		ID: cfg.id, Queues: queueNames, Kinds: kinds,
-		HeartbeatInterval: cfg.heartbeatInterval, DeadAfter: cfg.deadAfter, Logger: logger,
-	})
-	if err != nil {
-		return fail(err)
-	}
 	// The HTTP server, once started, closes after the worker left the fleet.
 	var srv *http.Server
 	defer func() {
@@ -154,33 +125,38 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 			_ = srv.Shutdown(shutCtx)
 		}
 	}()
-	if err := member.Join(ctx); err != nil {
-		return fail(schemaHint(fmt.Errorf("join the fleet: %w", err)))
+	// StartWorker registers the kinds, joins the fleet and starts River;
+	// from then on every way out goes through stopRiver, which leaves the
+	// fleet, so a job still marked running under this ID is handed back at
+	// once.
+	w, err := fc.StartWorker(ctx, &flow.WorkerConfig{
+		River: &river.Config{
+			ID:                cfg.id,
+			Queues:            queues,
+			Workers:           workers,
+			Logger:            riverLogger(logger, level),
+			WorkerMiddleware:  []rivertype.WorkerMiddleware{m.Middleware()},
+			FetchCooldown:     cfg.fetchCooldown,
+			FetchPollInterval: cfg.fetchPollInterval,
+			JobTimeout:        cfg.jobTimeout,
+		},
+		Kinds:             kinds,
+		HeartbeatInterval: cfg.heartbeatInterval,
+		DeadAfter:         cfg.deadAfter,
+		Logger:            logger,
+	})
+	if err != nil {
+		return fail(schemaHint(err))
 	}
-	// From here on the worker is in the fleet: leave it on every way out,
-	// so a job still marked running under this ID is handed back at once.
-	memberCtx, stopMember := context.WithCancel(context.WithoutCancel(ctx))
-	memberDone := make(chan struct{})
-	go func() {
-		defer close(memberDone)
-		_ = member.Run(memberCtx) // returns nil when memberCtx is done
-	}()
-	defer func() {
-		stopMember()
-		<-memberDone
-		leaveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		if lerr := member.Leave(leaveCtx); lerr != nil {
-			logger.Error("leaving the fleet failed; other workers hand back this worker's jobs once its heartbeat is stale",
-				slog.String("error", cliutil.Redact(lerr.Error())))
-		}
-	}()
+	member := w.Member()
+	started = true
 
 	h := &health{ping: pool.Ping, lastHeartbeat: member.LastHeartbeat, deadAfter: cfg.deadAfter, now: time.Now}
 	serveErr := make(chan error, 1)
 	if cfg.metricsAddr != "" {
 		ln, err := net.Listen("tcp", cfg.metricsAddr)
 		if err != nil {
+			stopRiver(w, nil, 0, logger)
 			return fail(fmt.Errorf("--metrics-addr: %w", err))
 		}
 		srv = &http.Server{Handler: h.handler(m.Handler()), ReadHeaderTimeout: 5 * time.Second}
@@ -191,13 +167,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 		}
 	}
 
-	// River's Start context is not the run's: a cancelled ctx means "shut
-	// down gracefully", which the code below does, not "cancel every job".
-	if err := rc.Start(context.WithoutCancel(ctx)); err != nil {
-		return fail(fmt.Errorf("start river client: %w", err))
-	}
-	h.started(rc.Stopped())
-	started = true
+	h.started(w.Stopped())
 	logger.Info("worker started",
 		slog.String("id", cfg.id),
 		slog.String("queues", queueString(cfg.queues)),
@@ -217,7 +187,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 		} else {
 			logger.Info("shutting down", slog.String("reason", context.Cause(ctx).Error()), slog.Duration("grace", cfg.shutdownGrace))
 		}
-	case <-rc.Stopped():
+	case <-w.Stopped():
 		fatal = errors.New("river client stopped unexpectedly")
 	case err := <-serveErr:
 		fatal = fmt.Errorf("metrics server: %w", err)
@@ -226,7 +196,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 	if fatal != nil {
 		logger.Error("worker failed", slog.String("error", cliutil.Redact(fatal.Error())))
 	}
-	stopRiver(rc, more, cfg.shutdownGrace, logger)
+	stopRiver(w, more, cfg.shutdownGrace, logger)
 	if fatal != nil {
 		return loggedError{fatal}
 	}
@@ -244,7 +214,7 @@ func (e signalError) Error() string { return "signal " + e.sig.String() }
 // more signal). A job that returns its context's error is made available
 // again by River at once, without counting the attempt; one that returns
 // another error has failed an attempt and is retried as usual.
-func stopRiver(rc *river.Client[pgx.Tx], signals <-chan os.Signal, grace time.Duration, logger *slog.Logger) {
+func stopRiver(w *flow.Worker, signals <-chan os.Signal, grace time.Duration, logger *slog.Logger) {
 	graceCtx, cancelGrace := context.WithTimeout(context.Background(), grace)
 	defer cancelGrace()
 	hardCtx, cancelHard := context.WithCancel(context.Background())
@@ -263,15 +233,21 @@ func stopRiver(rc *river.Client[pgx.Tx], signals <-chan os.Signal, grace time.Du
 		}
 	}()
 
-	if err := rc.Stop(graceCtx); err == nil {
+	err := w.Stop(graceCtx)
+	if err == nil {
+		return
+	}
+	if graceCtx.Err() == nil {
+		logger.Error("leaving the fleet failed; other workers hand back this worker's jobs once its heartbeat is stale",
+			slog.String("error", cliutil.Redact(err.Error())))
 		return
 	}
 	logger.Warn("running jobs did not finish within the shutdown grace; cancelling them")
 	stopCtx, cancel := context.WithTimeout(hardCtx, hardStopTimeout)
 	defer cancel()
-	if err := rc.StopAndCancel(stopCtx); err != nil {
-		logger.Error("jobs still running after their contexts were cancelled; leaving them to be handed back",
-			slog.Duration("waited", hardStopTimeout))
+	if err := w.StopAndCancel(stopCtx); err != nil {
+		logger.Error("jobs still running after their contexts were cancelled, or leaving the fleet failed; other workers hand them back",
+			slog.Duration("waited", hardStopTimeout), slog.String("error", cliutil.Redact(err.Error())))
 	}
 }
 

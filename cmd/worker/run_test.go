@@ -22,6 +22,7 @@ import (
 	"github.com/quantumflow/quantumflow/internal/cliutil"
 	"github.com/quantumflow/quantumflow/internal/pgtest"
 	"github.com/quantumflow/quantumflow/internal/syncio"
+	"github.com/quantumflow/quantumflow/jobs"
 )
 
 // workerRun is one in-process run of the worker command.
@@ -218,7 +219,7 @@ nodes:
 	// The worker registered its kinds and joined the fleet under its id.
 	var kinds int
 	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM qf_kind`).Scan(&kinds))
-	require.Equal(t, len(flow.BuiltinKinds), kinds)
+	require.Equal(t, len(jobs.Kinds()), kinds)
 	require.False(t, workerDead(t, db, id))
 
 	// Cancelling the context is a graceful stop: exit 0, fleet left.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/quantumflow/quantumflow/flow"
 	"github.com/quantumflow/quantumflow/jobs"
@@ -65,40 +64,25 @@ func main() {
 	if err := jobs.Register(workers); err != nil { // noop, sleep, fail, echo
 		log.Fatal(err)
 	}
-	// Record the kind so that specs using it are accepted.
-	if err := client.RegisterKinds(ctx, ShoutArgs{}.Kind()); err != nil {
-		log.Fatal(err)
-	}
 
-	// Join the fleet: if this process dies, others hand back its jobs.
-	id := flow.NewWorkerID()
-	member, err := client.NewMember(flow.MemberConfig{ID: id})
+	// Register the kinds (so specs using them are accepted), join the
+	// fleet (if this process dies, others hand back its jobs) and start.
+	w, err := client.StartWorker(ctx, &flow.WorkerConfig{
+		River: &river.Config{
+			Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 50}},
+			Workers: workers,
+		},
+		Kinds: append(jobs.Kinds(), ShoutArgs{}.Kind()),
+	})
 	if err != nil {
-		log.Fatal(err)
-	}
-	if err := member.Join(ctx); err != nil {
-		log.Fatal(err)
-	}
-	go member.Run(ctx) //nolint:errcheck // returns when ctx is done
-
-	rc, err := river.NewClient(riverpgxv5.New(pool), client.RiverConfig(&river.Config{
-		ID:      id,
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 50}},
-		Workers: workers,
-	}))
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := rc.Start(ctx); err != nil {
 		log.Fatal(err)
 	}
 	<-ctx.Done() // SIGINT or SIGTERM: finish running jobs, then leave
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := rc.Stop(stopCtx); err != nil {
-		_ = rc.StopAndCancel(context.Background())
-	}
-	if err := member.Leave(context.Background()); err != nil {
-		log.Print(err)
+	if err := w.Stop(stopCtx); err != nil {
+		if err := w.StopAndCancel(context.Background()); err != nil {
+			log.Print(err)
+		}
 	}
 }

@@ -78,7 +78,7 @@ func TestCustomWorkerExample(t *testing.T) {
 		Output map[string]json.RawMessage `json:"output"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &st), r.stdout)
-	require.Equal(t, "completed", st.Status)
+	require.EqualValues(t, "completed", st.Status)
 	require.JSONEq(t, `{"text": "HELLO", "deps": 1}`, string(st.Output["loud"]))
 
 	// SIGINT: the example stops cleanly.

@@ -1,44 +1,54 @@
-package flow
+// Package retry plans and applies a workflow retry: which nodes run again,
+// with which counters, so that the release engine finishes the workflow as
+// if the reset nodes were a fresh workflow whose other nodes had already
+// completed. Plan is pure; LoadGraphTx and ApplyTx do the I/O, in the
+// caller's transaction.
+package retry
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/quantumflow/quantumflow/flowtype"
+	"github.com/quantumflow/quantumflow/internal/release"
 )
 
-// graph is a workflow's node structure and states, loaded for a retry.
-type graph struct {
-	nodes []gnode
+// Graph is a workflow's node structure and states, loaded for a retry.
+type Graph struct {
+	nodes []Node
 	pos   map[int32]int
 }
 
-type gnode struct {
+// Node is one node of a Graph.
+type Node struct {
 	idx, parent      int32
 	path             string
 	kind             *string
 	deps, dependents []int32
-	state            string
+	state            flowtype.NodeState
 	members          []int32
 }
 
-func loadGraph(ctx context.Context, tx pgx.Tx, id string) (*graph, error) {
+// LoadGraphTx reads the workflow's nodes, locking them, in tx.
+func LoadGraphTx(ctx context.Context, tx pgx.Tx, id string) (*Graph, error) {
 	rows, err := tx.Query(ctx, `
 SELECT idx, parent_idx, path, kind, deps, dependents, state
 FROM qf_node WHERE workflow_id = $1 ORDER BY idx
 FOR UPDATE`, id)
 	if err != nil {
-		return nil, fmt.Errorf("retry workflow %s: load nodes: %w", id, err)
+		return nil, fmt.Errorf("load nodes: %w", err)
 	}
-	nodes, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (gnode, error) {
-		var n gnode
+	nodes, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Node, error) {
+		var n Node
 		err := row.Scan(&n.idx, &n.parent, &n.path, &n.kind, &n.deps, &n.dependents, &n.state)
 		return n, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("retry workflow %s: load nodes: %w", id, err)
+		return nil, fmt.Errorf("load nodes: %w", err)
 	}
-	g := &graph{nodes: nodes, pos: make(map[int32]int, len(nodes))}
+	g := &Graph{nodes: nodes, pos: make(map[int32]int, len(nodes))}
 	for i, n := range nodes {
 		g.pos[n.idx] = i
 	}
@@ -51,11 +61,11 @@ FOR UPDATE`, id)
 	return g, nil
 }
 
-// retryPlan is the set of node resets a retry writes, as arrays for one
+// Plan is the set of node resets a retry writes, as arrays for one
 // set-based UPDATE.
-type retryPlan struct {
+type Plan struct {
 	idx               []int32
-	state             []string
+	state             []flowtype.NodeState
 	remainingDeps     []int32
 	remainingChildren []int32
 	rerun             []bool
@@ -65,7 +75,7 @@ type retryPlan struct {
 	workflowRemaining int32
 }
 
-// planRetry decides which nodes a retry resets (the set R) and computes
+// PlanRetry decides which nodes a retry resets (the set R) and computes
 // their counters as if R were a fresh workflow whose other nodes already
 // completed:
 //
@@ -77,10 +87,10 @@ type retryPlan struct {
 //     failed-only, which keeps its output and sub-DAG and acts as a group;
 //     an expanded node that reruns loses its sub-DAG, which the new job
 //     creates again.
-func (g *graph) planRetry(mode RetryMode) retryPlan {
+func (g *Graph) PlanRetry(mode Mode) Plan {
 	inR := make([]bool, len(g.nodes))
 	deleted := make([]bool, len(g.nodes))
-	expanded := func(n *gnode) bool { return n.kind != nil && len(n.members) > 0 }
+	expanded := func(n *Node) bool { return n.kind != nil && len(n.members) > 0 }
 	var markSubtree func(i int, set []bool)
 	markSubtree = func(i int, set []bool) {
 		for _, m := range g.nodes[i].members {
@@ -91,9 +101,9 @@ func (g *graph) planRetry(mode RetryMode) retryPlan {
 	}
 
 	for i, n := range g.nodes {
-		inR[i] = mode == RetryAll || n.state != "completed"
+		inR[i] = mode == All || n.state != flowtype.NodeCompleted
 	}
-	if mode == RetryFailedAndDownstream {
+	if mode == FailedAndDownstream {
 		queue := make([]int, 0, len(g.nodes))
 		for i := range g.nodes {
 			if inR[i] {
@@ -117,7 +127,7 @@ func (g *graph) planRetry(mode RetryMode) retryPlan {
 				add(g.pos[n.parent])
 			}
 			// A completed container downstream of a failure reruns whole.
-			if n.state == "completed" {
+			if n.state == flowtype.NodeCompleted {
 				for _, m := range n.members {
 					add(g.pos[m])
 				}
@@ -131,7 +141,7 @@ func (g *graph) planRetry(mode RetryMode) retryPlan {
 		if !inR[i] || deleted[i] || n.kind == nil {
 			continue
 		}
-		if expanded(n) && mode == RetryFailedOnly {
+		if expanded(n) && mode == FailedOnly {
 			continue
 		}
 		rerun[i] = true
@@ -150,7 +160,7 @@ func (g *graph) planRetry(mode RetryMode) retryPlan {
 		return false
 	}
 
-	p := retryPlan{}
+	p := Plan{}
 	started := make([]bool, len(g.nodes))
 	remChildren := make([]int32, len(g.nodes))
 	for i := range g.nodes {
@@ -176,14 +186,14 @@ func (g *graph) planRetry(mode RetryMode) retryPlan {
 			}
 		}
 		parentStarted := n.parent < 0 || started[g.pos[n.parent]] || !inR[g.pos[n.parent]]
-		state := "waiting"
+		state := flowtype.NodeWaiting
 		if remDeps == 0 && parentStarted {
 			started[i] = true
 			if rerun[i] {
-				state = "enqueued"
+				state = flowtype.NodeEnqueued
 				p.enqueue = append(p.enqueue, n.idx)
 			} else {
-				state = "active"
+				state = flowtype.NodeActive
 			}
 		}
 		p.idx = append(p.idx, n.idx)
@@ -195,7 +205,7 @@ func (g *graph) planRetry(mode RetryMode) retryPlan {
 	}
 	for i := range g.nodes {
 		if rerun[i] && expanded(&g.nodes[i]) {
-			p.deleteSubtrees = append(p.deleteSubtrees, likePrefix(g.nodes[i].path)+"/%")
+			p.deleteSubtrees = append(p.deleteSubtrees, release.LikePrefix(g.nodes[i].path)+"/%")
 		}
 	}
 	return p

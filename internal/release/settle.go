@@ -1,4 +1,4 @@
-package flow
+package release
 
 import (
 	"context"
@@ -6,24 +6,18 @@ import (
 	"sort"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/quantumflow/quantumflow/flowtype"
+	"github.com/quantumflow/quantumflow/internal/observe"
+	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
-// This file holds the release engine: given nodes that became final in the
-// caller's transaction, it decrements counters on their dependents and
-// parents with set-based statements, decides what became ready, and gathers
-// the leaves to enqueue. Every statement works on many nodes (and many
-// workflows) at once, so the same code serves one completion or a batch.
-// See docs/ARCHITECTURE.md for the statements and why they are race-free.
-
-// nodeRef names one node.
-type nodeRef struct {
-	wf  string
-	idx int32
-}
+// Ref names one node.
+type Ref = riverjob.Ref
 
 // finished is a node that became final in the current transaction.
 type finished struct {
-	nodeRef
+	Ref
 	parent     int32
 	dependents []int32
 	// sink is true when the node counts toward its parent's (or the
@@ -40,16 +34,16 @@ type finished struct {
 // concurrent use; build one per transaction.
 type engine struct {
 	tx pgx.Tx
-	// ready collects the leaves that got state 'enqueued' in this
+	// ready collects the leaves that got state enqueued in this
 	// transaction and need a River job.
-	ready []leafRow
+	ready []riverjob.Leaf
 	// finished counts workflows that reached a final status, by status.
-	finished map[string]int
+	finished map[flowtype.WorkflowState]int
 }
 
 // stats returns what the engine did, for the Observer.
-func (e *engine) stats() settleStats {
-	return settleStats{released: len(e.ready), finished: e.finished}
+func (e *engine) stats() observe.Stats {
+	return observe.Stats{Released: len(e.ready), Finished: e.finished}
 }
 
 // settle propagates the given final nodes until nothing more changes:
@@ -65,17 +59,17 @@ func (e *engine) settle(ctx context.Context, fin []finished) error {
 		if err != nil {
 			return err
 		}
-		var groups []nodeRef
+		var groups []Ref
 		for _, r := range released {
 			switch r.state {
-			case "enqueued":
-				e.ready = append(e.ready, r.leafRow)
-			case "active":
-				groups = append(groups, r.nodeRef)
-			case "skipped", "cancelled":
-				next = append(next, finished{nodeRef: r.nodeRef, parent: r.parent, dependents: r.dependents, sink: r.sink, failure: r.state == "cancelled"})
-				if r.kind == nil {
-					if err := e.finalizeSubtree(ctx, r.nodeRef, r.path, r.state); err != nil {
+			case flowtype.NodeEnqueued:
+				e.ready = append(e.ready, r.Leaf)
+			case flowtype.NodeActive:
+				groups = append(groups, r.Ref)
+			case flowtype.NodeSkipped, flowtype.NodeCancelled:
+				next = append(next, finished{Ref: r.Ref, parent: r.parent, dependents: r.dependents, sink: r.sink, failure: r.state.IsFailure()})
+				if r.Kind == nil {
+					if err := e.finalizeSubtree(ctx, r.Ref, r.Path, r.state); err != nil {
 						return err
 					}
 				}
@@ -101,8 +95,8 @@ func (e *engine) settle(ctx context.Context, fin []finished) error {
 
 // released is a dependent whose remaining_deps reached zero.
 type released struct {
-	leafRow
-	state      string
+	riverjob.Leaf
+	state      flowtype.NodeState
 	parent     int32
 	dependents []int32
 	sink       bool
@@ -118,7 +112,7 @@ func (e *engine) releaseDependents(ctx context.Context, fin []finished) ([]relea
 	d := deltas{}
 	for _, f := range fin {
 		for _, dep := range f.dependents {
-			d.add(nodeRef{f.wf, dep}, 1, f.failure)
+			d.add(Ref{WF: f.WF, Idx: dep}, 1, f.failure)
 		}
 	}
 	if len(d) == 0 {
@@ -131,7 +125,7 @@ func (e *engine) releaseDependents(ctx context.Context, fin []finished) ([]relea
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (released, error) {
 		var r released
-		err := row.Scan(append([]any{&r.state, &r.parent, &r.dependents, &r.sink}, r.dest()...)...)
+		err := row.Scan(append([]any{&r.state, &r.parent, &r.dependents, &r.sink}, r.Dest()...)...)
 		return r, err
 	})
 	if err != nil {
@@ -159,19 +153,19 @@ const sqlReleaseDependents = sqlLockDeltas + `, upd AS (
     WHERE q.workflow_id = d.workflow_id AND q.idx = d.idx AND q.state = 'waiting'
     RETURNING q.workflow_id, q.idx, q.state, q.remaining_deps
 )
-SELECT u.state, q.parent_idx, q.dependents, q.dependents = '{}' OR q.rollup_sink, ` + sqlLeafColumns + `
+SELECT u.state, q.parent_idx, q.dependents, q.dependents = '{}' OR q.rollup_sink, ` + riverjob.LeafColumns + `
 FROM upd u JOIN qf_node q ON q.workflow_id = u.workflow_id AND q.idx = u.idx
 WHERE u.remaining_deps = 0`
 
 // activate starts groups: their members with no deps start too (leaves are
 // enqueued, nested groups activated in turn). The groups themselves already
-// have state 'active'.
-func (e *engine) activate(ctx context.Context, groups []nodeRef) error {
+// have state active.
+func (e *engine) activate(ctx context.Context, groups []Ref) error {
 	for len(groups) > 0 {
 		sortRefs(groups)
 		wfs, idxs := make([]string, len(groups)), make([]int32, len(groups))
 		for i, g := range groups {
-			wfs[i], idxs[i] = g.wf, g.idx
+			wfs[i], idxs[i] = g.WF, g.Idx
 		}
 		rows, err := e.tx.Query(ctx, sqlActivateMembers, wfs, idxs)
 		if err != nil {
@@ -179,7 +173,7 @@ func (e *engine) activate(ctx context.Context, groups []nodeRef) error {
 		}
 		members, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (released, error) {
 			var r released
-			err := row.Scan(append([]any{&r.state}, r.dest()...)...)
+			err := row.Scan(append([]any{&r.state}, r.Dest()...)...)
 			return r, err
 		})
 		if err != nil {
@@ -187,10 +181,10 @@ func (e *engine) activate(ctx context.Context, groups []nodeRef) error {
 		}
 		groups = groups[:0]
 		for _, m := range members {
-			if m.state == "active" {
-				groups = append(groups, m.nodeRef)
+			if m.state == flowtype.NodeActive {
+				groups = append(groups, m.Ref)
 			} else {
-				e.ready = append(e.ready, m.leafRow)
+				e.ready = append(e.ready, m.Leaf)
 			}
 		}
 	}
@@ -205,16 +199,16 @@ UPDATE qf_node q SET state = CASE WHEN q.kind IS NULL THEN 'active' ELSE 'enqueu
 FROM g
 WHERE q.workflow_id = g.workflow_id AND q.parent_idx = g.idx
   AND q.remaining_deps = 0 AND q.state = 'waiting'
-RETURNING q.state, ` + sqlLeafColumns
+RETURNING q.state, ` + riverjob.LeafColumns
 
 // finalizeSubtree gives every waiting node inside a skipped or cancelled
 // group the group's state. Those nodes never ran and count for nothing: the
 // group itself carries the outcome to its dependents and parent.
-func (e *engine) finalizeSubtree(ctx context.Context, g nodeRef, path, state string) error {
+func (e *engine) finalizeSubtree(ctx context.Context, g Ref, path string, state flowtype.NodeState) error {
 	_, err := e.tx.Exec(ctx, `
 UPDATE qf_node SET state = $3, finished_at = now()
 WHERE workflow_id = $1 AND path LIKE $2 AND state IN ('waiting', 'active')`,
-		g.wf, likePrefix(path)+"/%", state)
+		g.WF, LikePrefix(path)+"/%", state)
 	if err != nil {
 		return fmt.Errorf("%s members of group %s: %w", state, path, err)
 	}
@@ -236,7 +230,7 @@ func (e *engine) rollUpParents(ctx context.Context, fin []finished) ([]finished,
 		if f.sink {
 			n = 1
 		}
-		d.add(nodeRef{f.wf, f.parent}, n, f.failure)
+		d.add(Ref{WF: f.WF, Idx: f.parent}, n, f.failure)
 	}
 	if len(d) == 0 {
 		return nil, nil
@@ -294,7 +288,7 @@ func (e *engine) rollUpWorkflows(ctx context.Context, fin []finished) error {
 		if f.sink {
 			n = 1
 		}
-		d.add(nodeRef{wf: f.wf, idx: -1}, n, f.failure)
+		d.add(Ref{WF: f.WF, Idx: -1}, n, f.failure)
 	}
 	if len(d) == 0 {
 		return nil
@@ -304,14 +298,14 @@ func (e *engine) rollUpWorkflows(ctx context.Context, fin []finished) error {
 	if err != nil {
 		return fmt.Errorf("roll up workflows: %w", err)
 	}
-	statuses, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	statuses, err := pgx.CollectRows(rows, pgx.RowTo[flowtype.WorkflowState])
 	if err != nil {
 		return fmt.Errorf("roll up workflows: %w", err)
 	}
 	for _, s := range statuses {
-		if s == "completed" || s == "failed" {
+		if s.IsFinal() {
 			if e.finished == nil {
-				e.finished = map[string]int{}
+				e.finished = map[flowtype.WorkflowState]int{}
 			}
 			e.finished[s]++
 		}
@@ -369,9 +363,9 @@ WITH d AS (
 
 // deltas accumulates counter changes per node: how many of its deps (or
 // members) finished, and how many of those failed.
-type deltas map[nodeRef][2]int32
+type deltas map[Ref][2]int32
 
-func (d deltas) add(k nodeRef, n int32, failure bool) {
+func (d deltas) add(k Ref, n int32, failure bool) {
 	c := d[k]
 	c[0] += n
 	if failure {
@@ -383,32 +377,32 @@ func (d deltas) add(k nodeRef, n int32, failure bool) {
 // arrays returns the deltas as parallel arrays for sqlLockDeltas, sorted by
 // node.
 func (d deltas) arrays() (wfs []string, idxs, ns, nfs []int32) {
-	keys := make([]nodeRef, 0, len(d))
+	keys := make([]Ref, 0, len(d))
 	for k := range d {
 		keys = append(keys, k)
 	}
 	sortRefs(keys)
 	wfs, idxs, ns, nfs = make([]string, len(keys)), make([]int32, len(keys)), make([]int32, len(keys)), make([]int32, len(keys))
 	for i, k := range keys {
-		wfs[i], idxs[i], ns[i], nfs[i] = k.wf, k.idx, d[k][0], d[k][1]
+		wfs[i], idxs[i], ns[i], nfs[i] = k.WF, k.Idx, d[k][0], d[k][1]
 	}
 	return wfs, idxs, ns, nfs
 }
 
 // sortRefs orders refs by (workflow, index): the order every statement here
 // locks rows in.
-func sortRefs(refs []nodeRef) {
+func sortRefs(refs []Ref) {
 	sort.Slice(refs, func(i, j int) bool {
-		if refs[i].wf != refs[j].wf {
-			return refs[i].wf < refs[j].wf
+		if refs[i].WF != refs[j].WF {
+			return refs[i].WF < refs[j].WF
 		}
-		return refs[i].idx < refs[j].idx
+		return refs[i].Idx < refs[j].Idx
 	})
 }
 
-// likePrefix escapes LIKE's wildcard characters. Node ids cannot contain
+// LikePrefix escapes LIKE's wildcard characters. Node ids cannot contain
 // them (dag validates ids), but a path is data, so escape anyway.
-func likePrefix(s string) string {
+func LikePrefix(s string) string {
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == '%' || c == '_' || c == '\\' {

@@ -1,0 +1,174 @@
+package noderun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/quantumflow/quantumflow/flowtype"
+	"github.com/quantumflow/quantumflow/internal/dbtx"
+	"github.com/quantumflow/quantumflow/internal/observe"
+	"github.com/quantumflow/quantumflow/internal/release"
+	"github.com/quantumflow/quantumflow/internal/riverjob"
+)
+
+// ErrTimeout is the cause of a node's context when its timeout expires;
+// flow re-exports it.
+var ErrTimeout = errors.New("node timed out")
+
+// SettleTimeout bounds the database work that records a node's outcome
+// after its job returned, including retries while the database is
+// unreachable (a restart). It is detached from the job's context, which may
+// already be cancelled (a timeout, a shutdown).
+const SettleTimeout = time.Minute
+
+// runningCacheMax bounds the workflows Middleware remembers as running.
+const runningCacheMax = 10_000
+
+// Middleware is the River worker middleware that turns ordinary River
+// workers into workflow nodes; see flow.Client.Middleware for what it does.
+type Middleware struct {
+	river.MiddlewareDefaults
+	env *Env
+
+	// runningMu guards running: workflows this process has already moved
+	// from pending to running, so that only the first job of a workflow
+	// pays for that update. Losing it costs one no-op UPDATE.
+	runningMu sync.Mutex
+	running   map[string]struct{}
+}
+
+var _ rivertype.WorkerMiddleware = (*Middleware)(nil)
+
+// NewMiddleware returns the middleware of a process.
+func NewMiddleware(env *Env) *Middleware {
+	return &Middleware{env: env, running: map[string]struct{}{}}
+}
+
+// Work runs one job: jobs that are not part of a workflow pass through.
+func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
+	meta, ok := riverjob.ParseMeta(job.Metadata)
+	if !ok {
+		return doInner(ctx)
+	}
+	if err := m.markRunning(ctx, meta.Workflow); err != nil {
+		return err
+	}
+	run := &Run{Env: m.env, Job: job, Meta: meta}
+	ctx = context.WithValue(ctx, runKey{}, run)
+
+	workCtx := ctx
+	var (
+		timeout      time.Duration
+		nodeDeadline time.Time
+	)
+	if meta.TimeoutMS > 0 {
+		timeout = time.Duration(meta.TimeoutMS) * time.Millisecond
+		nodeDeadline = time.Now().Add(timeout)
+		var cancel context.CancelFunc
+		workCtx, cancel = context.WithTimeoutCause(ctx, timeout, ErrTimeout)
+		defer cancel()
+	}
+	err := doInner(outputSpy{Context: workCtx, touched: &run.recordedOutput})
+	if timeout > 0 && nodeTimedOut(workCtx, nodeDeadline) {
+		if err == nil {
+			err = ErrTimeout
+		}
+		err = fmt.Errorf("node %s timed out after %s: %w", meta.Path, timeout, err)
+	}
+
+	if err == nil {
+		if done, stats := run.completed(); done {
+			observe.Report(m.env.Observer, stats)
+			return nil
+		}
+		if err = m.env.Completer.Complete(ctx, run); err == nil {
+			return nil
+		}
+		// A refused completion (an output over the limit, say) is the
+		// attempt's failure: on the last attempt the node fails below.
+	}
+	if isFinalFailure(job, err) {
+		m.fail(ctx, run, err)
+	}
+	return err
+}
+
+// fail records the node of a job that failed for good, and what follows
+// from it, before River discards the job.
+func (m *Middleware) fail(ctx context.Context, run *Run, err error) {
+	state := flowtype.NodeFailed
+	if errors.Is(err, &river.JobCancelError{}) {
+		state = flowtype.NodeCancelled
+	}
+	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
+	defer cancel()
+	var stats observe.Stats
+	txErr := dbtx.RunDurable(dbCtx, m.env.Pool, m.env.Logger, "fail node "+run.Meta.Path, func(tx pgx.Tx) error {
+		var err2 error
+		_, stats, err2 = release.FinishTx(dbCtx, tx, m.env.Inserter, []release.Outcome{run.Outcome(state, err.Error())})
+		return err2
+	})
+	if txErr != nil {
+		m.env.Logger.ErrorContext(ctx, "flow: record node failure; the reconciler will settle it",
+			slog.String("node", run.Meta.Path), slog.String("workflow", run.Meta.Workflow), slog.String("err", txErr.Error()))
+		return
+	}
+	observe.Report(m.env.Observer, stats)
+}
+
+// markRunning moves a workflow from pending to running the first time this
+// process sees one of its jobs start.
+func (m *Middleware) markRunning(ctx context.Context, wf string) error {
+	m.runningMu.Lock()
+	_, seen := m.running[wf]
+	m.runningMu.Unlock()
+	if seen {
+		return nil
+	}
+	if _, err := m.env.Pool.Exec(ctx, `
+UPDATE qf_workflow SET status = 'running', started_at = now()
+WHERE id = $1 AND status = 'pending'`, wf); err != nil {
+		return fmt.Errorf("mark workflow %s running: %w", wf, err)
+	}
+	m.runningMu.Lock()
+	if len(m.running) >= runningCacheMax {
+		clear(m.running)
+	}
+	m.running[wf] = struct{}{}
+	m.runningMu.Unlock()
+	return nil
+}
+
+// nodeTimedOut reports whether the node's own timeout ended the work: our
+// deadline fired, or River's deadline for the job fired first at (about) the
+// same instant because the worker's Timeout returns the node's timeout. A
+// much earlier River deadline (the client's JobTimeout) is not the node's.
+func nodeTimedOut(workCtx context.Context, nodeDeadline time.Time) bool {
+	if errors.Is(context.Cause(workCtx), ErrTimeout) {
+		return true
+	}
+	deadline, ok := workCtx.Deadline()
+	return ok && errors.Is(workCtx.Err(), context.DeadlineExceeded) &&
+		nodeDeadline.Sub(deadline) < 100*time.Millisecond
+}
+
+// isFinalFailure reports whether River will not run the job again after it
+// returned err: the attempts are used up, or the job cancelled itself.
+func isFinalFailure(job *rivertype.JobRow, err error) bool {
+	if errors.Is(err, &river.JobCancelError{}) {
+		return true
+	}
+	var snooze *river.JobSnoozeError
+	if errors.As(err, &snooze) {
+		return false
+	}
+	return job.Attempt >= job.MaxAttempts
+}

@@ -1,0 +1,207 @@
+package riverjob
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Querier runs queries: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// CompleteTx completes job with River in tx (river.JobCompleteTx, which
+// merges an output recorded with River's RecordOutput into the job, found
+// in ctx) and returns the job's recorded output, if any.
+func CompleteTx(ctx context.Context, tx pgx.Tx, job *rivertype.JobRow) ([]byte, error) {
+	updated, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, &river.Job[Args]{JobRow: job})
+	if err != nil {
+		return nil, err
+	}
+	return updated.Output(), nil
+}
+
+// CompleteManyTx sets many running jobs completed in one statement: what
+// river.JobCompleteTx does for one job without recorded output (state and
+// finalized_at; a job that is no longer running is left as it is). River's
+// own JobSetStateIfRunningMany would do the same, but it takes a dozen
+// arrays and returns whole rows, and it cost twice this statement's time in
+// the 1 → 5 000 → 1 profile.
+func CompleteManyTx(ctx context.Context, tx pgx.Tx, ids []int64) error {
+	if _, err := tx.Exec(ctx, sqlCompleteMany, ids, time.Now().UTC()); err != nil {
+		return fmt.Errorf("complete %d jobs: %w", len(ids), err)
+	}
+	return nil
+}
+
+const sqlCompleteMany = `
+UPDATE river_job SET state = 'completed', finalized_at = $2
+WHERE id = ANY($1::bigint[]) AND state = 'running'`
+
+// Rescued is a job of a dead worker that a sweep handed back.
+type Rescued struct {
+	Job *rivertype.JobRow
+	// Discarded is true when the job had used its last attempt: River will
+	// not run it again, and its node must fail.
+	Discarded bool
+	// Message says why, in the words written to the job's errors.
+	Message string
+}
+
+// RescueDeadTx hands back the running jobs whose current attempt belongs to
+// a dead worker: the workers in dead (declared dead by tx, so a fresh
+// snapshot of other sessions does not see it yet) and every qf_worker row
+// marked dead within window. River appends the worker's ID to attempted_by
+// when it fetches a job, so the last element is the holder of the current
+// attempt. A job with attempts left becomes available at once; one on its
+// last attempt is discarded. Rows locked by a transaction completing the job
+// right now are skipped: that worker is evidently alive, and the next sweep
+// looks again. The error entry has River's shape.
+func RescueDeadTx(ctx context.Context, tx pgx.Tx, dead []string, window time.Duration) ([]Rescued, error) {
+	rows, err := tx.Query(ctx, sqlRescueDead, dead, window)
+	if err != nil {
+		return nil, fmt.Errorf("hand back jobs of dead workers: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Rescued, error) {
+		r := Rescued{Job: &rivertype.JobRow{}}
+		var state string
+		err := row.Scan(&r.Job.ID, &state, &r.Job.Attempt, &r.Job.AttemptedAt, &r.Job.Metadata, &r.Message)
+		r.Discarded = state == string(rivertype.JobStateDiscarded)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hand back jobs of dead workers: %w", err)
+	}
+	return out, nil
+}
+
+const sqlRescueDead = `
+WITH dead AS (
+    SELECT unnest($1::text[]) AS id
+    UNION
+    SELECT id FROM qf_worker WHERE dead_at IS NOT NULL AND dead_at > now() - $2::interval
+), stuck AS (
+    SELECT j.id, j.attempted_by[cardinality(j.attempted_by)] AS holder
+    FROM river_job j
+    WHERE j.state = 'running'
+      AND j.attempted_by[cardinality(j.attempted_by)] IN (SELECT id FROM dead)
+    ORDER BY j.id
+    FOR UPDATE OF j SKIP LOCKED
+)
+UPDATE river_job j SET
+    state        = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END::river_job_state,
+    scheduled_at = now(),
+    finalized_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
+    errors       = array_append(j.errors, jsonb_build_object(
+        'at', now(), 'attempt', j.attempt, 'trace', '',
+        'error', format('worker %s died (no heartbeat) while running this job', s.holder)))
+FROM stuck s
+WHERE j.id = s.id
+RETURNING j.id, j.state::text, j.attempt, j.attempted_at, j.metadata,
+          format('worker %s died (no heartbeat) while running this job', s.holder)`
+
+// Unsettled is a finalized job whose node is still enqueued for its run.
+type Unsettled struct {
+	Job    *rivertype.JobRow
+	State  rivertype.JobState
+	Errors []json.RawMessage
+}
+
+// FindUnsettled returns up to limit jobs finalized between lookback and
+// grace ago (completed, discarded or cancelled) whose node is still
+// enqueued for the job's run: River finalized them outside the middleware.
+func FindUnsettled(ctx context.Context, q Querier, grace, lookback time.Duration, limit int) ([]Unsettled, error) {
+	rows, err := q.Query(ctx, sqlFindUnsettled, grace, lookback, limit)
+	if err != nil {
+		return nil, fmt.Errorf("find unsettled jobs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Unsettled, error) {
+		u := Unsettled{Job: &rivertype.JobRow{}}
+		err := row.Scan(&u.Job.ID, &u.State, &u.Job.Attempt, &u.Job.AttemptedAt, &u.Job.Metadata, &u.Errors)
+		return u, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find unsettled jobs: %w", err)
+	}
+	return out, nil
+}
+
+const sqlFindUnsettled = `
+SELECT j.id, j.state::text, j.attempt, j.attempted_at, j.metadata, coalesce(j.errors, '{}')
+FROM river_job j
+JOIN qf_node n
+  ON n.workflow_id = (j.metadata->>'qf_wf')::uuid
+ AND n.idx = (j.metadata->>'qf_n')::int
+ AND n.run = (j.metadata->>'qf_r')::int
+WHERE j.state IN ('completed', 'discarded', 'cancelled')
+  AND j.finalized_at < now() - $1::interval
+  AND j.finalized_at > now() - $2::interval
+  AND j.metadata ? 'qf_wf'
+  AND n.state = 'enqueued'
+ORDER BY j.id
+LIMIT $3`
+
+// LiveIDsTx returns the ids of the workflow's River jobs that are not
+// finalized. Jobs are found through their metadata (River's GIN index on
+// it), so the hot path never has to write job ids back to nodes.
+func LiveIDsTx(ctx context.Context, tx pgx.Tx, wf string) ([]int64, error) {
+	rows, err := tx.Query(ctx, `
+SELECT id FROM river_job
+WHERE metadata @> jsonb_build_object('qf_wf', $1::text)
+  AND state NOT IN ('completed', 'cancelled', 'discarded')
+ORDER BY id`, wf)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs of workflow %s: %w", wf, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("list jobs of workflow %s: %w", wf, err)
+	}
+	return ids, nil
+}
+
+// Job is a River job of a node, as a status report needs it.
+type Job struct {
+	ID          int64
+	State       rivertype.JobState
+	Attempt     int
+	AttemptedAt *time.Time
+	Errors      []json.RawMessage
+}
+
+// RunKey names one run of one node: (index, run generation).
+type RunKey struct{ Idx, Run int32 }
+
+// NewestByRunTx returns the newest job of each node run of the workflow.
+func NewestByRunTx(ctx context.Context, tx pgx.Tx, wf string) (map[RunKey]Job, error) {
+	rows, err := tx.Query(ctx, `
+SELECT id, state::text, attempt, attempted_at, coalesce(errors, '{}'),
+       (metadata->>'qf_n')::int, (metadata->>'qf_r')::int
+FROM river_job
+WHERE metadata @> jsonb_build_object('qf_wf', $1::text)
+ORDER BY id`, wf)
+	if err != nil {
+		return nil, fmt.Errorf("jobs of workflow %s: %w", wf, err)
+	}
+	defer rows.Close()
+	out := map[RunKey]Job{}
+	for rows.Next() {
+		var j Job
+		var k RunKey
+		if err := rows.Scan(&j.ID, &j.State, &j.Attempt, &j.AttemptedAt, &j.Errors, &k.Idx, &k.Run); err != nil {
+			return nil, fmt.Errorf("jobs of workflow %s: %w", wf, err)
+		}
+		out[k] = j
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("jobs of workflow %s: %w", wf, err)
+	}
+	return out, nil
+}

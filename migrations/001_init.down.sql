@@ -1,3 +1,0 @@
-DROP TABLE IF EXISTS qf_kind;
-DROP TABLE IF EXISTS qf_node;
-DROP TABLE IF EXISTS qf_workflow;

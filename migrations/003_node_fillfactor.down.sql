@@ -1,1 +1,0 @@
-ALTER TABLE qf_node RESET (fillfactor);
