@@ -6,7 +6,7 @@ import (
 )
 
 // The status types marshal their times with a fixed six-digit fraction
-// (PostgreSQL's precision), in UTC: DESIGN asks for RFC 3339 with
+// (PostgreSQL's precision), in UTC: docs/SPEC.md asks for RFC 3339 with
 // sub-second precision, and time.Time's own marshalling drops the fraction
 // of a time that falls exactly on a second.
 
@@ -31,7 +31,7 @@ func optTime(t *time.Time) *jsonTime {
 	return &j
 }
 
-// MarshalJSON writes s in DESIGN's shape with fixed-precision times.
+// MarshalJSON writes s in the shape of docs/SPEC.md with fixed-precision times.
 func (s WorkflowStatus) MarshalJSON() ([]byte, error) {
 	type plain WorkflowStatus
 	return json.Marshal(struct {
@@ -42,7 +42,7 @@ func (s WorkflowStatus) MarshalJSON() ([]byte, error) {
 	}{plain(s), jsonTime(s.CreatedAt), optTime(s.StartedAt), optTime(s.FinishedAt)})
 }
 
-// MarshalJSON writes n in DESIGN's shape with fixed-precision times.
+// MarshalJSON writes n in the shape of docs/SPEC.md with fixed-precision times.
 func (n NodeStatus) MarshalJSON() ([]byte, error) {
 	type plain NodeStatus
 	return json.Marshal(struct {

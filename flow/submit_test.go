@@ -91,7 +91,7 @@ nodes:
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job`).Scan(&jobs))
 	require.Equal(t, 3, jobs)
 
-	// The JSON shape of DESIGN's `status -o json`.
+	// The JSON shape of `status -o json` (docs/SPEC.md).
 	raw, err := json.Marshal(st)
 	require.NoError(t, err)
 	var shape map[string]any

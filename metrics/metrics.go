@@ -73,10 +73,6 @@ const (
 	RescueDiscarded = "discarded"
 )
 
-// Workflow statuses that quantumflow_workflows_finished_total starts at zero,
-// so that rate() over them works before the first workflow finishes.
-var workflowFinalStatuses = []string{"completed", "failed", "cancelled"}
-
 var jobOutcomes = []string{OutcomeCompleted, OutcomeErrored, OutcomeCancelled, OutcomeInterrupted, OutcomeSnoozed, OutcomePanicked}
 
 // DurationBuckets are the upper bounds, in seconds, of the buckets of
@@ -165,8 +161,12 @@ func New() *Metrics {
 		m.workerInfo,
 		m.completionBatch,
 	)
-	for _, s := range workflowFinalStatuses {
-		m.workflowsFinished.WithLabelValues(s)
+	// The final statuses start at zero, so that rate() over them works
+	// before the first workflow finishes.
+	for _, s := range flowtype.WorkflowStates() {
+		if s.IsFinal() {
+			m.workflowsFinished.WithLabelValues(string(s))
+		}
 	}
 	m.jobsRescued.WithLabelValues(RescueRequeued)
 	m.jobsRescued.WithLabelValues(RescueDiscarded)

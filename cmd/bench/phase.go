@@ -185,7 +185,7 @@ func (b *bench) work(ctx context.Context, p phase, app string, res *SideResult) 
 // workflow final (its jobs completed in the transactions that decided so).
 const (
 	riverDoneSQL = `SELECT NOT EXISTS (SELECT 1 FROM river_job
-		WHERE state IN ('available', 'pending', 'retryable', 'running', 'scheduled') AND kind <> 'qf_reconcile')`
+		WHERE state IN ('available', 'pending', 'retryable', 'running', 'scheduled'))`
 	flowDoneSQL = `SELECT NOT EXISTS (SELECT 1 FROM qf_workflow WHERE status IN ('pending', 'running'))`
 )
 

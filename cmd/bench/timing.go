@@ -17,7 +17,7 @@ import (
 // completed in a transaction, just before that transaction's statements).
 // Bench, workers and PostgreSQL share one machine and one clock.
 
-// jobStats summarises a phase's jobs (the reconciler's periodic job aside).
+// jobStats summarises a phase's jobs.
 type jobStats struct {
 	completed, total int
 	firstInsert      time.Time // min(created_at)
@@ -32,7 +32,7 @@ func readJobStats(ctx context.Context, pool *pgxpool.Pool) (*jobStats, error) {
 	)
 	err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'completed'), count(*),
 			min(created_at), min(attempted_at), max(finalized_at) FILTER (WHERE state = 'completed')
-		FROM river_job WHERE kind <> 'qf_reconcile'`).Scan(&js.completed, &js.total, &created, &started, &ended)
+		FROM river_job`).Scan(&js.completed, &js.total, &created, &started, &ended)
 	if err != nil {
 		return nil, fmt.Errorf("read job timestamps: %w", err)
 	}

@@ -139,7 +139,7 @@ func newEmptyAt(t testing.TB, serverURL string) *DB {
 	require.NoError(t, err)
 	cfg.MaxConns = PoolMaxConns
 	// A cached generic plan for River's fetch query can collapse throughput
-	// once statistics say river_job is empty (see DESIGN, measured facts).
+	// once statistics say river_job is empty (docs/BENCHMARKS.md, "Reference measurements").
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
