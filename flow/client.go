@@ -127,6 +127,7 @@ func NewClient(pool *pgxpool.Pool, config *Config) (*Client, error) {
 		Inserter:   inserter,
 		Logger:     config.Logger,
 		KnownKinds: jobs.Kinds(), // every worker runs them
+		Held:       noderun.NewHeld(),
 	}
 	if config.Observer != nil {
 		env.Observer = config.Observer

@@ -50,7 +50,14 @@ var ErrRiverSchema = errors.New("river.Config.Schema is not supported: select th
 //     River discards the job.
 //
 // Jobs that are not part of a workflow pass through untouched.
+//
+// Handing it out also makes this client's fleet members report the jobs the
+// process runs with their heartbeats, so that the sweep hands back a job
+// marked running under this process that it never received (see
+// Member.Run). Install it in every River client of the process that uses
+// this flow client.
 func (c *Client) Middleware() rivertype.WorkerMiddleware {
+	c.env.Held.Arm()
 	return c.middleware
 }
 
@@ -75,7 +82,7 @@ func (c *Client) RiverConfig(cfg *river.Config) (*river.Config, error) {
 		return nil, fmt.Errorf("flow: %w", ErrRiverSchema)
 	}
 	out := *cfg
-	out.WorkerMiddleware = append(append([]rivertype.WorkerMiddleware(nil), cfg.WorkerMiddleware...), c.middleware)
+	out.WorkerMiddleware = append(append([]rivertype.WorkerMiddleware(nil), cfg.WorkerMiddleware...), c.Middleware())
 	if out.FetchCooldown == 0 {
 		out.FetchCooldown = FetchCooldownDefault
 	}

@@ -38,6 +38,12 @@ const (
 
 	// IDMax is the longest member ID: River's limit for a client ID.
 	IDMax = 100
+
+	// lostCheckInterval is how often a member looks for jobs marked running
+	// under it that it never received. Each look scans River's running
+	// jobs once (an index range on state), so it runs every few seconds
+	// rather than on every heartbeat.
+	lostCheckInterval = 2 * time.Second
 )
 
 // Config configures a Member.
@@ -71,6 +77,8 @@ type Member struct {
 	streakStart time.Time
 	// reconcileTried is when Run last tried the reconcile lease.
 	reconcileTried time.Time
+	// lostChecked is when Run last looked for jobs never received.
+	lostChecked time.Time
 }
 
 // NewID returns an ID for a worker's River client that is unique in the
@@ -166,6 +174,12 @@ func (m *Member) tick(ctx context.Context) {
 	}
 	if _, err := Sweep(opCtx, m.env, now.Sub(m.streakStart)); err != nil && ctx.Err() == nil {
 		m.cfg.Logger.WarnContext(ctx, "flow: dead-worker sweep failed", slog.String("err", err.Error()))
+	}
+	if now.Sub(m.lostChecked) >= lostCheckInterval {
+		m.lostChecked = now
+		if _, err := m.RescueLost(opCtx); err != nil && ctx.Err() == nil {
+			m.cfg.Logger.WarnContext(ctx, "flow: looking for jobs never received failed", slog.String("err", err.Error()))
+		}
 	}
 	if iv := m.cfg.ReconcileInterval; iv > 0 && now.Sub(m.reconcileTried) >= iv {
 		m.reconcileTried = now

@@ -104,6 +104,14 @@ RETURNING id`, vouched.Milliseconds())
 	if err != nil {
 		return res, observe.Stats{}, err
 	}
+	stats, err := settleRescuedTx(ctx, tx, env, rescued, &res)
+	return res, stats, err
+}
+
+// settleRescuedTx counts handed-back jobs into res and fails, in tx, the
+// nodes of those discarded on their last attempt, with their dependents
+// following their policies.
+func settleRescuedTx(ctx context.Context, tx pgx.Tx, env *noderun.Env, rescued []riverjob.Rescued, res *SweepResult) (observe.Stats, error) {
 	var outcomes []release.Outcome
 	for _, r := range rescued {
 		if !r.Discarded {
@@ -116,8 +124,49 @@ RETURNING id`, vouched.Milliseconds())
 		}
 	}
 	if len(outcomes) == 0 {
-		return res, observe.Stats{}, nil
+		return observe.Stats{}, nil
 	}
 	_, stats, err := release.FinishTx(ctx, tx, env.Inserter, outcomes)
-	return res, stats, err
+	return stats, err
+}
+
+// LostGrace is how long after its fetch a job must have been running under
+// a live worker, without that worker running it, before the worker hands it
+// back as never received: River starts a fetched job's Work at once, so
+// seconds mean the process never got it.
+const LostGrace = 3 * time.Second
+
+// RescueLost hands back the jobs marked running under the member's ID that
+// its process does not run (env.Held): their fetch committed, but the
+// process never received them. Only the holder can tell, since only it
+// knows what it runs; a member whose Held is not armed (its process does
+// not run flow's middleware) does nothing.
+func (m *Member) RescueLost(ctx context.Context) (*SweepResult, error) {
+	held := m.env.Held
+	if held == nil || !held.Armed() {
+		return &SweepResult{}, nil
+	}
+	res := &SweepResult{}
+	var stats observe.Stats
+	err := dbtx.Run(ctx, m.env.Pool, m.env.Logger, "hand back jobs never received", func(tx pgx.Tx) error {
+		*res = SweepResult{}
+		rescued, err := riverjob.RescueLostTx(ctx, tx, m.cfg.ID, held.Snapshot(), LostGrace)
+		if err != nil {
+			return err
+		}
+		stats, err = settleRescuedTx(ctx, tx, m.env, rescued, res)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	observe.Report(m.env.Observer, stats)
+	if res.Requeued > 0 || res.Discarded > 0 {
+		if obs := m.env.Observer; obs != nil {
+			obs.WorkersSwept(0, res.Requeued, res.Discarded)
+		}
+		m.cfg.Logger.WarnContext(ctx, "flow: handed back jobs this worker never received (their fetch committed unseen)",
+			slog.String("worker", m.cfg.ID), slog.Int("requeued", res.Requeued), slog.Int("discarded", res.Discarded))
+	}
+	return res, nil
 }

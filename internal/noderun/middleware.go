@@ -54,6 +54,10 @@ func NewMiddleware(env *Env) *Middleware {
 
 // Work runs one job: jobs that are not part of a workflow pass through.
 func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
+	if h := m.env.Held; h != nil {
+		h.start(job.ID)
+		defer h.finish(job.ID)
+	}
 	meta, ok := riverjob.ParseMeta(job.Metadata)
 	if !ok {
 		return doInner(ctx)

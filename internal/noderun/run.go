@@ -43,6 +43,9 @@ type Env struct {
 	KnownKinds []string
 	// Completer completes a node whose job succeeded.
 	Completer Completer
+	// Held is the set of jobs this process runs, reported by its fleet
+	// member.
+	Held *Held
 }
 
 // Completer completes the node of a job that succeeded, with its River job,

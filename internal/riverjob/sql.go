@@ -69,13 +69,7 @@ func RescueDeadTx(ctx context.Context, tx pgx.Tx, dead []string, window time.Dur
 	if err != nil {
 		return nil, fmt.Errorf("hand back jobs of dead workers: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Rescued, error) {
-		r := Rescued{Job: &rivertype.JobRow{}}
-		var state string
-		err := row.Scan(&r.Job.ID, &state, &r.Job.Attempt, &r.Job.AttemptedAt, &r.Job.Metadata, &r.Message)
-		r.Discarded = state == string(rivertype.JobStateDiscarded)
-		return r, err
-	})
+	out, err := collectRescued(rows)
 	if err != nil {
 		return nil, fmt.Errorf("hand back jobs of dead workers: %w", err)
 	}
@@ -106,6 +100,60 @@ FROM stuck s
 WHERE j.id = s.id
 RETURNING j.id, j.state::text, j.attempt, j.attempted_at, j.metadata,
           format('worker %s died (no heartbeat) while running this job', s.holder)`
+
+// RescueLostTx hands back the running jobs held under worker, a live
+// process, that the worker does not run: their fetch committed but the
+// process never received them (a COMMIT acknowledgement lost on the way), so
+// nothing would ever finish them before River's one-hour rescue. held lists
+// the jobs the worker does run (or just finished); only jobs attempted more
+// than grace ago count, so a job fetched a moment ago, not yet started, is
+// left alone. Handing back is as for a dead worker's job: available again
+// with its attempt counted, or discarded on the last attempt. Rows locked
+// by a committing transaction are skipped.
+func RescueLostTx(ctx context.Context, tx pgx.Tx, worker string, held []int64, grace time.Duration) ([]Rescued, error) {
+	rows, err := tx.Query(ctx, sqlRescueLost, worker, held, grace)
+	if err != nil {
+		return nil, fmt.Errorf("hand back jobs %s never received: %w", worker, err)
+	}
+	out, err := collectRescued(rows)
+	if err != nil {
+		return nil, fmt.Errorf("hand back jobs %s never received: %w", worker, err)
+	}
+	return out, nil
+}
+
+const sqlRescueLost = `
+WITH lost AS (
+    SELECT j.id
+    FROM river_job j
+    WHERE j.state = 'running'
+      AND j.attempted_by[cardinality(j.attempted_by)] = $1
+      AND j.attempted_at < now() - $3::interval
+      AND NOT (j.id = ANY ($2::bigint[]))
+    ORDER BY j.id
+    FOR UPDATE OF j SKIP LOCKED
+)
+UPDATE river_job j SET
+    state        = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END::river_job_state,
+    scheduled_at = now(),
+    finalized_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
+    errors       = array_append(j.errors, jsonb_build_object(
+        'at', now(), 'attempt', j.attempt, 'trace', '',
+        'error', format('worker %s never received this job (its fetch committed unseen)', $1::text)))
+FROM lost l
+WHERE j.id = l.id
+RETURNING j.id, j.state::text, j.attempt, j.attempted_at, j.metadata,
+          format('worker %s never received this job (its fetch committed unseen)', $1::text)`
+
+func collectRescued(rows pgx.Rows) ([]Rescued, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Rescued, error) {
+		r := Rescued{Job: &rivertype.JobRow{}}
+		var state string
+		err := row.Scan(&r.Job.ID, &state, &r.Job.Attempt, &r.Job.AttemptedAt, &r.Job.Metadata, &r.Message)
+		r.Discarded = state == string(rivertype.JobStateDiscarded)
+		return r, err
+	})
+}
 
 // Unsettled is a finalized job whose node is still enqueued for its run.
 type Unsettled struct {

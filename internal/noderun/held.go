@@ -1,0 +1,78 @@
+package noderun
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// HeldKeep is how long a job stays in a Held report after its Work
+// returned: River's own completer writes the job's final state a moment
+// later (for a job that failed, snoozed or is not part of a workflow), and
+// until it does the job is still running in river_job.
+const HeldKeep = 30 * time.Second
+
+// Held is the set of River jobs this process runs: every job whose Work
+// the middleware entered, and for HeldKeep after it returned. The fleet
+// member reports it with each heartbeat, so that the sweep can tell a job
+// this process never received from one it runs. A Held that was never
+// armed (the middleware was not handed to a River client) reports nothing.
+type Held struct {
+	armed atomic.Bool
+
+	mu      sync.Mutex
+	running map[int64]int // job id -> Work calls in flight
+	done    map[int64]time.Time
+}
+
+// NewHeld returns an empty, unarmed set.
+func NewHeld() *Held {
+	return &Held{running: map[int64]int{}, done: map[int64]time.Time{}}
+}
+
+// Arm records that the middleware is installed in a River client, so the
+// set is complete and worth reporting.
+func (h *Held) Arm() { h.armed.Store(true) }
+
+// Armed reports whether Arm was called.
+func (h *Held) Armed() bool { return h.armed.Load() }
+
+// start records that Work of job id began.
+func (h *Held) start(id int64) {
+	h.mu.Lock()
+	h.running[id]++
+	delete(h.done, id)
+	h.mu.Unlock()
+}
+
+// finish records that Work of job id returned.
+func (h *Held) finish(id int64) {
+	h.mu.Lock()
+	if h.running[id] <= 1 {
+		delete(h.running, id)
+		h.done[id] = time.Now()
+	} else {
+		h.running[id]--
+	}
+	h.mu.Unlock()
+}
+
+// Snapshot returns the ids of the jobs running now or finished within
+// HeldKeep, and forgets older ones.
+func (h *Held) Snapshot() []int64 {
+	cutoff := time.Now().Add(-HeldKeep)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]int64, 0, len(h.running)+len(h.done))
+	for id := range h.running {
+		out = append(out, id)
+	}
+	for id, at := range h.done {
+		if at.Before(cutoff) {
+			delete(h.done, id)
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
+}
