@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/quantumflow/quantumflow/internal/noderun"
 )
 
 // This file is worker setup: the middleware that turns River workers into
@@ -116,16 +119,41 @@ type WorkerConfig struct {
 // Worker is a running fleet member: a River client working jobs, with the
 // membership that heartbeats, sweeps and reconciles beside it. Stop it with
 // Stop or StopAndCancel.
+//
+// When the fleet declares the worker dead while it is in fact alive (the
+// process was paused, or cut off from the database for longer than its
+// DeadAfter), its jobs have been handed to other workers. The worker then
+// cancels what it still runs at once (the jobs' contexts end with
+// ErrDeclaredDead, and their attempts record nothing), and rejoins under a
+// new ID with a new River client; the old client stops in the background
+// once each cancelled job's new owner has finished with it.
 type Worker struct {
-	rc     *river.Client[pgx.Tx]
-	member *Member
+	client *Client
+	rcfg   river.Config // completed by RiverConfig; ID replaced on rejoin
+	mcfg   MemberConfig
 	logger *slog.Logger
 
+	mu       sync.Mutex
+	gen      *generation   // the River client and member now working
+	retiring []*generation // clients stopping after a rejoin
+	stopping bool
+	stopped  chan struct{}
+	stopOnce sync.Once
+}
+
+// generation is one River client and its fleet member.
+type generation struct {
+	rc         *river.Client[pgx.Tx]
+	member     *Member
 	stopMember context.CancelFunc
 	memberDone chan struct{}
 	leaveOnce  sync.Once
 	leaveErr   error
 }
+
+// ErrDeclaredDead is the cause of a job's context when the fleet declared
+// its worker dead and handed the job to another worker.
+var ErrDeclaredDead = noderun.ErrDeclaredDead
 
 // StartWorker starts a fleet member in the order the fleet's rules need:
 // it registers cfg.Kinds, joins the fleet (the first heartbeat, so that no
@@ -153,27 +181,52 @@ func (c *Client) StartWorker(ctx context.Context, cfg *WorkerConfig) (*Worker, e
 	for q := range rcfg.Queues {
 		queues = append(queues, q)
 	}
-	member, err := c.NewMember(MemberConfig{
-		ID: rcfg.ID, Queues: queues, Kinds: cfg.Kinds,
-		HeartbeatInterval: cfg.HeartbeatInterval, DeadAfter: cfg.DeadAfter, Logger: logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	rc, err := river.NewClient(riverpgxv5.New(c.pool), rcfg)
-	if err != nil {
-		return nil, fmt.Errorf("flow: start worker: river client: %w", err)
+	sort.Strings(queues)
+	w := &Worker{
+		client: c, rcfg: *rcfg, logger: logger, stopped: make(chan struct{}),
+		mcfg: MemberConfig{
+			Queues: queues, Kinds: cfg.Kinds, Logger: logger,
+			HeartbeatInterval: cfg.HeartbeatInterval, DeadAfter: cfg.DeadAfter,
+		},
 	}
 	if err := c.RegisterKinds(ctx, cfg.Kinds...); err != nil {
 		return nil, fmt.Errorf("flow: start worker: %w", err)
 	}
-	if err := member.Join(ctx); err != nil {
-		return nil, fmt.Errorf("flow: start worker: join the fleet: %w", err)
+	g, err := w.start(ctx, rcfg.ID)
+	if err != nil {
+		return nil, fmt.Errorf("flow: start worker: %w", err)
 	}
-	memberCtx, stopMember := context.WithCancel(context.Background())
-	w := &Worker{rc: rc, member: member, logger: logger, stopMember: stopMember, memberDone: make(chan struct{})}
+	w.mu.Lock()
+	w.gen = g
+	w.mu.Unlock()
+	go w.watch(g)
+	return w, nil
+}
+
+// start makes a River client and a member with id, joins the fleet, starts
+// the membership loop and then River.
+func (w *Worker) start(ctx context.Context, id string) (*generation, error) {
+	mcfg := w.mcfg
+	mcfg.ID = id
+	member, err := w.client.NewMember(mcfg)
+	if err != nil {
+		return nil, err
+	}
+	rcfg := w.rcfg
+	rcfg.ID = id
+	rc, err := river.NewClient(riverpgxv5.New(w.client.pool), &rcfg)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	g := &generation{rc: rc, member: member, memberDone: make(chan struct{})}
+	member.m.SetOnDeclaredDead(func() { w.rejoin(g) })
+	if err := member.Join(ctx); err != nil {
+		return nil, fmt.Errorf("join the fleet: %w", err)
+	}
+	var memberCtx context.Context
+	memberCtx, g.stopMember = context.WithCancel(context.Background())
 	go func() {
-		defer close(w.memberDone)
+		defer close(g.memberDone)
 		_ = member.Run(memberCtx) // returns nil when memberCtx is done
 	}()
 	// River's Start context is the worker's lifetime, not the start's: a
@@ -181,20 +234,92 @@ func (c *Client) StartWorker(ctx context.Context, cfg *WorkerConfig) (*Worker, e
 	if err := rc.Start(context.WithoutCancel(ctx)); err != nil {
 		leaveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_ = w.leave(leaveCtx)
-		return nil, fmt.Errorf("flow: start worker: start river client: %w", err)
+		_ = g.leave(leaveCtx)
+		return nil, fmt.Errorf("start river client: %w", err)
 	}
-	return w, nil
+	return g, nil
 }
 
-// River returns the worker's River client.
-func (w *Worker) River() *river.Client[pgx.Tx] { return w.rc }
+// rejoin replaces generation old, which the fleet declared dead, with a
+// new River client under a new ID: the old client stops fetching, the jobs
+// it still runs are cancelled, and it leaves once they returned.
+func (w *Worker) rejoin(old *generation) {
+	w.mu.Lock()
+	if w.stopping || w.gen != old {
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	ctx := context.Background()
+	oldStopped := make(chan struct{})
+	go func() {
+		defer close(oldStopped)
+		stopCtx, cancel := context.WithTimeout(ctx, 2*noderun.HandbackWaitMax)
+		defer cancel()
+		_ = old.rc.Stop(stopCtx) // stops fetching now; returns once its jobs did
+	}()
+	cancelled := w.client.env.Held.CancelAll(ErrDeclaredDead)
+	g, err := w.start(ctx, NewWorkerID())
+	if err != nil {
+		w.logger.Error("flow: rejoining the fleet under a new id failed; stopping", slog.String("old_id", old.member.ID()), slog.String("error", err.Error()))
+		w.mu.Lock()
+		w.retiring = append(w.retiring, old)
+		w.mu.Unlock()
+		w.markStopped()
+		return
+	}
+	w.mu.Lock()
+	w.gen = g
+	w.retiring = append(w.retiring, old)
+	w.mu.Unlock()
+	go w.watch(g)
+	w.logger.Warn("flow: rejoined the fleet under a new id after being declared dead",
+		slog.String("old_id", old.member.ID()), slog.String("id", g.member.ID()), slog.Int("cancelled_jobs", cancelled))
+	go func() {
+		<-oldStopped
+		leaveCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_ = old.leave(leaveCtx)
+	}()
+}
 
-// Member returns the worker's fleet membership.
-func (w *Worker) Member() *Member { return w.member }
+// watch closes w.stopped when g's River client stops while g is the
+// worker's current generation: after Stop, or unexpectedly.
+func (w *Worker) watch(g *generation) {
+	<-g.rc.Stopped()
+	w.mu.Lock()
+	current := w.gen == g
+	w.mu.Unlock()
+	if current {
+		w.markStopped()
+	}
+}
 
-// Stopped is closed when the River client stopped, also unexpectedly.
-func (w *Worker) Stopped() <-chan struct{} { return w.rc.Stopped() }
+func (w *Worker) markStopped() { w.stopOnce.Do(func() { close(w.stopped) }) }
+
+func (w *Worker) current() *generation {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.gen
+}
+
+// River returns the worker's River client (a new one after a rejoin).
+func (w *Worker) River() *river.Client[pgx.Tx] { return w.current().rc }
+
+// Member returns the worker's fleet membership (a new one after a rejoin).
+func (w *Worker) Member() *Member { return w.current().member }
+
+// ID returns the worker's current River client ID.
+func (w *Worker) ID() string { return w.current().member.ID() }
+
+// LastHeartbeat returns when the worker's current member last wrote its
+// heartbeat.
+func (w *Worker) LastHeartbeat() time.Time { return w.current().member.LastHeartbeat() }
+
+// Stopped is closed when the worker stopped: after Stop or StopAndCancel,
+// or when its River client stopped unexpectedly (a rejoin's old client
+// stopping does not count).
+func (w *Worker) Stopped() <-chan struct{} { return w.stopped }
 
 // Stop stops fetching new jobs and waits until the running ones finish or
 // ctx is done. Once River has stopped, the member leaves the fleet (jobs
@@ -202,10 +327,12 @@ func (w *Worker) Stopped() <-chan struct{} { return w.rc.Stopped() }
 // first, Stop returns its error and the worker is still a member: call
 // StopAndCancel.
 func (w *Worker) Stop(ctx context.Context) error {
-	if err := w.rc.Stop(ctx); err != nil {
+	g := w.beginStop()
+	if err := g.rc.Stop(ctx); err != nil {
 		return fmt.Errorf("flow: stop worker: %w", err)
 	}
-	return w.leave(context.WithoutCancel(ctx))
+	w.markStopped()
+	return w.leaveAll(ctx, g, func(rc *river.Client[pgx.Tx]) error { return rc.Stop(ctx) })
 }
 
 // StopAndCancel is Stop that also cancels the contexts of running jobs.
@@ -213,8 +340,10 @@ func (w *Worker) Stop(ctx context.Context) error {
 // once. Once River has stopped, or ctx is done, the member leaves the fleet;
 // a job still running then is handed back by the fleet's next sweep.
 func (w *Worker) StopAndCancel(ctx context.Context) error {
-	err := w.rc.StopAndCancel(ctx)
-	if lerr := w.leave(context.WithoutCancel(ctx)); lerr != nil && err == nil {
+	g := w.beginStop()
+	err := g.rc.StopAndCancel(ctx)
+	w.markStopped()
+	if lerr := w.leaveAll(ctx, g, func(rc *river.Client[pgx.Tx]) error { return rc.StopAndCancel(ctx) }); lerr != nil && err == nil {
 		return lerr
 	}
 	if err != nil {
@@ -223,14 +352,37 @@ func (w *Worker) StopAndCancel(ctx context.Context) error {
 	return nil
 }
 
+func (w *Worker) beginStop() *generation {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopping = true
+	return w.gen
+}
+
+// leaveAll leaves the fleet as g, and stops (with stop, bounded by ctx) and
+// leaves the generations a rejoin retired.
+func (w *Worker) leaveAll(ctx context.Context, g *generation, stop func(*river.Client[pgx.Tx]) error) error {
+	err := g.leave(context.WithoutCancel(ctx))
+	w.mu.Lock()
+	retiring := w.retiring
+	w.mu.Unlock()
+	for _, old := range retiring {
+		_ = stop(old.rc)
+		_ = old.leave(context.WithoutCancel(ctx))
+	}
+	return err
+}
+
 // leave stops the membership loop and leaves the fleet, once.
-func (w *Worker) leave(ctx context.Context) error {
-	w.leaveOnce.Do(func() {
-		w.stopMember()
-		<-w.memberDone
+func (g *generation) leave(ctx context.Context) error {
+	g.leaveOnce.Do(func() {
+		if g.stopMember != nil {
+			g.stopMember()
+			<-g.memberDone
+		}
 		leaveCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		w.leaveErr = w.member.Leave(leaveCtx)
+		g.leaveErr = g.member.Leave(leaveCtx)
 	})
-	return w.leaveErr
+	return g.leaveErr
 }

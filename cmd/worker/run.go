@@ -148,10 +148,9 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 	if err != nil {
 		return fail(schemaHint(err))
 	}
-	member := w.Member()
 	started = true
 
-	h := &health{ping: pool.Ping, lastHeartbeat: member.LastHeartbeat, deadAfter: cfg.deadAfter, now: time.Now}
+	h := &health{ping: pool.Ping, lastHeartbeat: w.LastHeartbeat, deadAfter: cfg.deadAfter, now: time.Now}
 	serveErr := make(chan error, 1)
 	if cfg.metricsAddr != "" {
 		ln, err := net.Listen("tcp", cfg.metricsAddr)

@@ -205,11 +205,14 @@ func (c *Completer) completeBatchTx(ctx context.Context, tx pgx.Tx, batch []*pen
 		outcomes = append(outcomes, o)
 	}
 	if len(plain) > 0 {
-		ids := make([]int64, len(plain))
+		ids, holders := make([]int64, len(plain)), make([]*string, len(plain))
 		for i, run := range plain {
 			ids[i] = run.Job.ID
+			if h := riverjob.Holder(run.Job); h != "" {
+				holders[i] = &h
+			}
 		}
-		if err := riverjob.CompleteManyTx(ctx, tx, ids); err != nil {
+		if err := riverjob.CompleteManyTx(ctx, tx, ids, holders); err != nil {
 			return observe.Stats{}, err
 		}
 		for _, run := range plain {

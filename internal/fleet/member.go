@@ -64,6 +64,12 @@ type Config struct {
 	ReconcileGrace time.Duration
 	// Logger defaults to the environment's logger.
 	Logger *slog.Logger
+	// OnDeclaredDead, when set, is called (on its own goroutine) when a
+	// heartbeat finds that the fleet declared this member dead and handed
+	// its jobs to others. The member keeps heartbeating under its ID; the
+	// caller typically cancels what the process still runs and rejoins
+	// under a new ID.
+	OnDeclaredDead func()
 }
 
 // Member is one worker process's membership in the fleet.
@@ -114,6 +120,9 @@ func New(env *noderun.Env, cfg Config) (*Member, error) {
 	}
 	return &Member{env: env, cfg: cfg}, nil
 }
+
+// SetOnDeclaredDead sets Config.OnDeclaredDead; call it before Run.
+func (m *Member) SetOnDeclaredDead(fn func()) { m.cfg.OnDeclaredDead = fn }
 
 // ID returns the member's River client ID.
 func (m *Member) ID() string { return m.cfg.ID }
@@ -209,8 +218,14 @@ RETURNING EXISTS (SELECT 1 FROM prev WHERE dead_at IS NOT NULL)`,
 	}
 	m.last.Store(time.Now().UnixNano())
 	if wasDead {
-		m.cfg.Logger.WarnContext(ctx, "flow: this worker had been declared dead (no heartbeat for too long); the jobs it was running were handed back and may run twice",
-			slog.String("worker", m.cfg.ID))
+		if m.cfg.OnDeclaredDead != nil {
+			m.cfg.Logger.WarnContext(ctx, "flow: this worker had been declared dead (no heartbeat for too long) and its jobs handed to others; cancelling what it still runs and rejoining under a new id",
+				slog.String("worker", m.cfg.ID))
+			go m.cfg.OnDeclaredDead()
+		} else {
+			m.cfg.Logger.WarnContext(ctx, "flow: this worker had been declared dead (no heartbeat for too long); the jobs it was running were handed back and may run twice",
+				slog.String("worker", m.cfg.ID))
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package noderun
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,20 +15,26 @@ const HeldKeep = 30 * time.Second
 
 // Held is the set of River jobs this process runs: every job whose Work
 // the middleware entered, and for HeldKeep after it returned. The fleet
-// member reports it with each heartbeat, so that the sweep can tell a job
-// this process never received from one it runs. A Held that was never
-// armed (the middleware was not handed to a River client) reports nothing.
+// member uses it to tell a job this process never received from one it
+// runs, and to cancel what the process runs when the fleet declared it
+// dead. A Held that was never armed (the middleware was not handed to a
+// River client) reports nothing.
 type Held struct {
 	armed atomic.Bool
 
 	mu      sync.Mutex
-	running map[int64]int // job id -> Work calls in flight
+	running map[int64]*heldJob
 	done    map[int64]time.Time
+}
+
+type heldJob struct {
+	calls  int // Work calls in flight
+	cancel context.CancelCauseFunc
 }
 
 // NewHeld returns an empty, unarmed set.
 func NewHeld() *Held {
-	return &Held{running: map[int64]int{}, done: map[int64]time.Time{}}
+	return &Held{running: map[int64]*heldJob{}, done: map[int64]time.Time{}}
 }
 
 // Arm records that the middleware is installed in a River client, so the
@@ -37,10 +44,16 @@ func (h *Held) Arm() { h.armed.Store(true) }
 // Armed reports whether Arm was called.
 func (h *Held) Armed() bool { return h.armed.Load() }
 
-// start records that Work of job id began.
-func (h *Held) start(id int64) {
+// start records that Work of job id began; cancel cancels its context.
+func (h *Held) start(id int64, cancel context.CancelCauseFunc) {
 	h.mu.Lock()
-	h.running[id]++
+	j := h.running[id]
+	if j == nil {
+		j = &heldJob{}
+		h.running[id] = j
+	}
+	j.calls++
+	j.cancel = cancel
 	delete(h.done, id)
 	h.mu.Unlock()
 }
@@ -48,11 +61,11 @@ func (h *Held) start(id int64) {
 // finish records that Work of job id returned.
 func (h *Held) finish(id int64) {
 	h.mu.Lock()
-	if h.running[id] <= 1 {
+	if j := h.running[id]; j != nil && j.calls > 1 {
+		j.calls--
+	} else {
 		delete(h.running, id)
 		h.done[id] = time.Now()
-	} else {
-		h.running[id]--
 	}
 	h.mu.Unlock()
 }
@@ -75,4 +88,15 @@ func (h *Held) Snapshot() []int64 {
 		out = append(out, id)
 	}
 	return out
+}
+
+// CancelAll cancels the context of every job running now, with cause, and
+// returns how many it cancelled.
+func (h *Held) CancelAll(cause error) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, j := range h.running {
+		j.cancel(cause)
+	}
+	return len(h.running)
 }

@@ -23,6 +23,15 @@ import (
 // flow re-exports it.
 var ErrTimeout = errors.New("node timed out")
 
+// ErrDeclaredDead is the cause of a job's context when the fleet declared
+// its worker dead (it was paused or cut off for longer than its dead_after)
+// and handed the job to another worker.
+var ErrDeclaredDead = errors.New("this worker was declared dead and its job handed to another worker")
+
+// HandbackWaitMax bounds how long a stale attempt waits for the new owner
+// (see awaitHandback).
+const HandbackWaitMax = time.Hour
+
 // SettleTimeout bounds the database work that records a node's outcome
 // after its job returned, including retries while the database is
 // unreachable (a restart). It is detached from the job's context, which may
@@ -55,7 +64,10 @@ func NewMiddleware(env *Env) *Middleware {
 // Work runs one job: jobs that are not part of a workflow pass through.
 func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
 	if h := m.env.Held; h != nil {
-		h.start(job.ID)
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		h.start(job.ID, cancel)
 		defer h.finish(job.ID)
 	}
 	meta, ok := riverjob.ParseMeta(job.Metadata)
@@ -81,6 +93,13 @@ func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 		defer cancel()
 	}
 	err := doInner(outputSpy{Context: workCtx, touched: &run.recordedOutput})
+	if errors.Is(context.Cause(ctx), ErrDeclaredDead) {
+		// The fleet handed this job to another worker: record nothing, and
+		// return only once River's write of this stale attempt can no
+		// longer land on the new owner's run.
+		m.awaitHandback(ctx, job)
+		return fmt.Errorf("node %s: %w", meta.Path, ErrDeclaredDead)
+	}
 	if timeout > 0 && nodeTimedOut(workCtx, nodeDeadline) {
 		if err == nil {
 			err = ErrTimeout
@@ -126,6 +145,32 @@ func (m *Middleware) fail(ctx context.Context, run *Run, err error) {
 		return
 	}
 	observe.Report(m.env.Observer, stats)
+}
+
+// awaitHandback waits while job is running under another worker. River's
+// completer writes a job's outcome wherever the job is running, whoever runs
+// it; once this stale attempt returns, that write would overwrite the new
+// owner's run. While the new owner runs the job, this attempt waits (up to
+// HandbackWaitMax); once the job is available, scheduled or final again,
+// River's write of this attempt changes nothing.
+func (m *Middleware) awaitHandback(ctx context.Context, job *rivertype.JobRow) {
+	me := riverjob.Holder(job)
+	if me == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), HandbackWaitMax)
+	defer cancel()
+	for {
+		elsewhere, err := riverjob.RunningElsewhere(ctx, m.env.Pool, job.ID, me)
+		if err == nil && !elsewhere {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // markRunning moves a workflow from pending to running the first time this

@@ -38,7 +38,7 @@ func TestStatementsAgainstRiverSchema(t *testing.T) {
 	require.NoError(t, err)
 	defer tx.Rollback(ctx) //nolint:errcheck // test
 
-	require.NoError(t, riverjob.CompleteManyTx(ctx, tx, []int64{1, 2}))
+	require.NoError(t, riverjob.CompleteManyTx(ctx, tx, []int64{1, 2}, []*string{nil, nil}))
 	rescued, err := riverjob.RescueDeadTx(ctx, tx, []string{"w1"}, 0)
 	require.NoError(t, err)
 	require.Empty(t, rescued)
@@ -76,4 +76,31 @@ func TestParseMeta(t *testing.T) {
 		require.Equal(t, tt.want, got, tt.name)
 	}
 	require.Equal(t, int64(500), riverjob.Timeout(&rivertype.JobRow{Metadata: []byte(`{"qf_wf":"w","qf_n":0,"qf_t":500}`)}).Milliseconds())
+}
+
+// TestCompleteManyLeavesJobsOfAnotherHolder: a stale attempt (its worker
+// was declared dead and the job runs elsewhere now) completes nothing.
+func TestCompleteManyLeavesJobsOfAnotherHolder(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	var id int64
+	require.NoError(t, db.Pool.QueryRow(ctx, `
+INSERT INTO river_job (args, kind, max_attempts, queue, state, attempt, attempted_at, attempted_by, metadata)
+VALUES ('{}', 'noop', 3, 'default', 'running', 2, now(), ARRAY['old', 'new'], '{}') RETURNING id`).Scan(&id))
+	state := func() string {
+		var s string
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT state::text FROM river_job WHERE id = $1`, id).Scan(&s))
+		return s
+	}
+	complete := func(holder string) {
+		tx, err := db.Pool.Begin(ctx)
+		require.NoError(t, err)
+		require.NoError(t, riverjob.CompleteManyTx(ctx, tx, []int64{id}, []*string{&holder}))
+		require.NoError(t, tx.Commit(ctx))
+	}
+	complete("old")
+	require.Equal(t, "running", state(), "the old holder's completion must not land on the new holder's run")
+	complete("new")
+	require.Equal(t, "completed", state())
 }
