@@ -3,6 +3,7 @@ package flow_test
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"testing"
 	"time"
 
@@ -61,6 +62,48 @@ SELECT count(*) FROM qf_node c
 JOIN qf_node p ON p.workflow_id = c.workflow_id AND p.idx = ANY (c.deps)
 WHERE c.workflow_id = $1 AND c.started_at < p.finished_at`, id).Scan(&violations))
 	require.Zero(t, violations)
+}
+
+// TestDepOutputsListEveryCompletedDep: every completed dep is in its
+// dependents' deps map, with null when it produced no output (noop), so a
+// node that runs despite a failed dep (on_dep_failure: run) can tell
+// "completed without output" from "failed"; failed and skipped deps are
+// left out.
+func TestDepOutputsListEveryCompletedDep(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t)
+	b.startWorker(t, 10)
+	st := b.waitFinished(t, b.submitYAML(t, `
+name: dep-outputs
+nodes:
+  - {id: quiet, kind: noop}
+  - {id: loud, kind: echo, args: {n: 1}}
+  - {id: bad, kind: fail, args: {times: -1}, max_attempts: 1}
+  - {id: skipped, kind: echo, deps: [bad], on_dep_failure: skip}
+  - {id: both, kind: echo, deps: [quiet, loud]}
+  - {id: anyway, kind: echo, deps: [quiet, loud, bad, skipped], on_dep_failure: run}
+`), waitLong)
+	require.EqualValues(t, "failed", st.Status)
+	require.Equal(t, map[string]string{
+		"quiet": "completed", "loud": "completed", "bad": "failed", "skipped": "skipped",
+		"both": "completed", "anyway": "completed",
+	}, nodeStates(st))
+
+	for _, id := range []string{"both", "anyway"} {
+		var out struct {
+			Deps map[string]json.RawMessage `json:"deps"`
+		}
+		require.NoError(t, json.Unmarshal(nodeByID(t, st, id).Output, &out), id)
+		keys := make([]string, 0, len(out.Deps))
+		for k := range out.Deps {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		require.Equal(t, []string{"loud", "quiet"}, keys, "%s: deps keys", id)
+		require.JSONEq(t, "null", string(out.Deps["quiet"]), "%s: a dep without output", id)
+		require.JSONEq(t, string(nodeByID(t, st, "loud").Output), string(out.Deps["loud"]), id)
+	}
 }
 
 func TestHierarchyWithDepsOnGroups(t *testing.T) {

@@ -62,8 +62,11 @@ func Input(ctx context.Context) (json.RawMessage, error) {
 }
 
 // DepOutputs returns the outputs of the running node's deps, keyed by dep
-// id. Deps that failed, were cancelled or skipped are left out, as are deps
-// that produced no output. Returns ErrNotInNode outside a workflow job.
+// id. Every dep that completed is in the map, with JSON null
+// (json.RawMessage("null")) when it produced no output; deps that failed,
+// were cancelled or were skipped are left out, so a node that runs despite
+// a failed dep (on_dep_failure: run) can tell them apart by the key.
+// Returns ErrNotInNode outside a workflow job.
 func DepOutputs(ctx context.Context) (map[string]json.RawMessage, error) {
 	run, err := noderun.From(ctx)
 	if err != nil {

@@ -171,7 +171,9 @@ type EchoOutput struct {
 }
 
 // Work records {"args": ..., "input": <workflow input>, "deps": {...}} as
-// its output. Outside a workflow, input is {} and deps is empty.
+// its output, deps as flow.DepOutputs returns it: every completed dep,
+// null for one without output. Outside a workflow, input is {} and deps is
+// empty.
 func (*EchoWorker) Work(ctx context.Context, job *river.Job[EchoArgs]) error {
 	out := EchoOutput{Args: job.Args.Raw, Input: json.RawMessage("{}"), Deps: map[string]json.RawMessage{}}
 	run, err := noderun.From(ctx)

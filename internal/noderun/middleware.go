@@ -125,16 +125,23 @@ func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 }
 
 // fail records the node of a job that failed for good, and what follows
-// from it, before River discards the job.
+// from it, and sets the job final (discarded, or cancelled for
+// river.JobCancel) as River would, in one transaction: nobody sees the
+// node final and its job still running, and a crash cannot leave the job
+// to the sweep. River's own update of the job after Work returns is then a
+// no-op.
 func (m *Middleware) fail(ctx context.Context, run *Run, err error) {
-	state := flowtype.NodeFailed
+	state, jobState := flowtype.NodeFailed, rivertype.JobStateDiscarded
 	if errors.Is(err, &river.JobCancelError{}) {
-		state = flowtype.NodeCancelled
+		state, jobState = flowtype.NodeCancelled, rivertype.JobStateCancelled
 	}
 	dbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
 	defer cancel()
 	var stats observe.Stats
 	txErr := dbtx.RunDurable(dbCtx, m.env.Pool, m.env.Logger, "fail node "+run.Meta.Path, func(tx pgx.Tx) error {
+		if err2 := riverjob.FinalizeFailedTx(dbCtx, tx, run.Job.ID, riverjob.Holder(run.Job), jobState, run.Job.Attempt, err.Error()); err2 != nil {
+			return err2
+		}
 		var err2 error
 		_, stats, err2 = release.FinishTx(dbCtx, tx, m.env.Inserter, []release.Outcome{run.Outcome(state, err.Error())})
 		return err2

@@ -177,7 +177,10 @@ func Outcome(job *rivertype.JobRow, meta riverjob.Meta, state flowtype.NodeState
 }
 
 // Load returns the workflow's input and the outputs of the node's completed
-// deps, read on first use and cached for the job.
+// deps, read on first use and cached for the job. Every completed dep is in
+// the map, with JSON null when it produced no output, so a node that runs
+// despite a failed dep (on_dep_failure: run) can tell "completed without
+// output" from "failed"; failed, cancelled and skipped deps are left out.
 func (r *Run) Load(ctx context.Context) (json.RawMessage, map[string]json.RawMessage, error) {
 	r.loadOnce.Do(func() {
 		var deps map[string]json.RawMessage
@@ -186,7 +189,7 @@ SELECT w.input,
        (SELECT coalesce(jsonb_object_agg(regexp_replace(d.path, '^.*/', ''), d.output), '{}')
         FROM qf_node d
         WHERE d.workflow_id = n.workflow_id AND d.idx = ANY (n.deps)
-          AND d.state = 'completed' AND d.output IS NOT NULL)
+          AND d.state = 'completed')
 FROM qf_workflow w JOIN qf_node n ON n.workflow_id = w.id
 WHERE w.id = $1 AND n.idx = $2`, r.Meta.Workflow, r.Meta.Node).Scan(&r.input, &deps)
 		if r.loadErr != nil {

@@ -39,6 +39,9 @@ func TestStatementsAgainstRiverSchema(t *testing.T) {
 	defer tx.Rollback(ctx) //nolint:errcheck // test
 
 	require.NoError(t, riverjob.CompleteManyTx(ctx, tx, []int64{1, 2}, []*string{nil, nil}))
+	require.NoError(t, riverjob.FinalizeFailedTx(ctx, tx, 1, "w1", rivertype.JobStateDiscarded, 1, "boom"))
+	require.NoError(t, riverjob.FinalizeFailedTx(ctx, tx, 1, "w1", rivertype.JobStateCancelled, 1, "boom"))
+	require.Error(t, riverjob.FinalizeFailedTx(ctx, tx, 1, "w1", rivertype.JobStateCompleted, 1, "boom"))
 	rescued, err := riverjob.RescueDeadTx(ctx, tx, []string{"w1"}, 0)
 	require.NoError(t, err)
 	require.Empty(t, rescued)

@@ -59,6 +59,36 @@ func Holder(job *rivertype.JobRow) string {
 	return job.AttemptedBy[len(job.AttemptedBy)-1]
 }
 
+// FinalizeFailedTx sets a running job final in tx the way River's
+// completer does after Work returned an error for good: state (discarded
+// when the attempts are used up, cancelled for river.JobCancel),
+// finalized_at, and an entry in River's AttemptError shape ({"at",
+// "attempt", "error", "trace"}) appended to errors. The middleware runs it
+// in the transaction that records the node's failure, so the job is never
+// seen running after its node is final. River's own update after Work
+// returns (JobSetStateIfRunningMany) then finds the job no longer running:
+// it changes nothing but merging the job's metadata, and appends no second
+// entry. A job that is no longer running, or runs under another worker than
+// holder now (the fleet handed it on), is left as it is.
+func FinalizeFailedTx(ctx context.Context, tx pgx.Tx, id int64, holder string, state rivertype.JobState, attempt int, msg string) error {
+	if state != rivertype.JobStateDiscarded && state != rivertype.JobStateCancelled {
+		return fmt.Errorf("finalize job %d: state %q is not discarded or cancelled", id, state)
+	}
+	if _, err := tx.Exec(ctx, sqlFinalizeFailed, id, string(state), attempt, msg, holder); err != nil {
+		return fmt.Errorf("finalize job %d as %s: %w", id, state, err)
+	}
+	return nil
+}
+
+const sqlFinalizeFailed = `
+UPDATE river_job SET
+    state        = $2::text::river_job_state,
+    finalized_at = now(),
+    errors       = array_append(errors, jsonb_build_object(
+        'at', now(), 'attempt', $3::int, 'error', $4::text, 'trace', ''))
+WHERE id = $1 AND state = 'running'
+  AND attempted_by[cardinality(attempted_by)] IS NOT DISTINCT FROM nullif($5::text, '')`
+
 // Rescued is a job of a dead worker that a sweep handed back.
 type Rescued struct {
 	Job *rivertype.JobRow
