@@ -4,9 +4,11 @@
 // them), from SQL files embedded in the binary; and Check tells whether a
 // schema is up to date.
 //
-// Migrate is idempotent and safe when several processes run it at once: it
-// holds an advisory lock for the whole run, so a second process waits, then
-// finds nothing left to do.
+// Migrate is idempotent and safe when several processes run it at once:
+// each of its transactions holds an advisory lock, so a second process waits
+// for every step, then finds nothing left to do. It keeps no session state
+// between transactions, so it also runs through PgBouncer in transaction
+// mode.
 package migrations
 
 import (
@@ -19,7 +21,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -85,26 +86,18 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (*Result, error) {
 
 // MigrateConn brings the schema selected by the connection's search_path up
 // to date on that one connection: River's migrations first, then the
-// project's. A session-level advisory lock keyed on the current schema is
-// held for the whole run, so concurrent callers serialise and the later ones
-// find nothing to do. River's migrations run each in its own transaction
-// (some cannot share one: a new enum value must be committed before use);
-// the project's run in one transaction, so a failure there leaves none of
-// them applied.
+// project's. River's migrations run each in its own transaction (some cannot
+// share one: a new enum value must be committed before use); the project's
+// run in one transaction, so a failure there leaves none of them applied.
+//
+// Every one of those transactions starts by taking a transaction-level
+// advisory lock keyed on the current schema (lockTx), so concurrent callers
+// serialise step by step: each step reads what the previous one committed,
+// no migration is applied twice, and the later callers find nothing to do.
+// No session state outlives a transaction, so MigrateConn also works through
+// a connection pooler in transaction mode (PgBouncer), where consecutive
+// transactions of one client may run on different server sessions.
 func MigrateConn(ctx context.Context, conn *pgx.Conn) (*Result, error) {
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext('quantumflow.migrate.' || current_schema()))`); err != nil {
-		return nil, fmt.Errorf("migrate: take advisory lock: %w", err)
-	}
-	defer func() {
-		// Unlock on a fresh context: the caller's may be done. Closing the
-		// connection would release the lock too.
-		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(unlockCtx, `SELECT pg_advisory_unlock(hashtext('quantumflow.migrate.' || current_schema()))`); err != nil {
-			conn.Close(unlockCtx) //nolint:errcheck // dropping the session drops the lock
-		}
-	}()
-
 	migrator, err := riverMigrator()
 	if err != nil {
 		return nil, err
@@ -126,6 +119,9 @@ func MigrateConn(ctx context.Context, conn *pgx.Conn) (*Result, error) {
 		return nil, fmt.Errorf("migrate: begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a rollback after commit is a no-op
+	if err := lockTx(ctx, tx); err != nil {
+		return nil, err
+	}
 	versions, err := migrateOwnTx(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -135,6 +131,15 @@ func MigrateConn(ctx context.Context, conn *pgx.Conn) (*Result, error) {
 	}
 	res.QuantumFlow = versions
 	return res, nil
+}
+
+// lockTx takes the migration lock of the current schema for the rest of tx:
+// a transaction-level advisory lock, released by the commit or rollback.
+func lockTx(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('quantumflow.migrate.' || current_schema()))`); err != nil {
+		return fmt.Errorf("migrate: take advisory lock: %w", err)
+	}
+	return nil
 }
 
 // riverMigrator returns River's migrator for transactions: it works only
@@ -155,6 +160,9 @@ func riverStepTx(ctx context.Context, conn *pgx.Conn, migrator *rivermigrate.Mig
 		return nil, fmt.Errorf("migrate: river: begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a rollback after commit is a no-op
+	if err := lockTx(ctx, tx); err != nil {
+		return nil, err
+	}
 	//nolint:staticcheck // MigrateTx is deprecated for running every migration in one transaction; one step per transaction is what Migrate does.
 	step, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1})
 	if err != nil {

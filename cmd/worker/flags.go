@@ -57,6 +57,7 @@ type options struct {
 	fetchPollInterval time.Duration
 	jobTimeout        time.Duration
 	migrate           bool
+	pollOnly          bool
 
 	// fromEnv maps a flag name to the environment variable its value came
 	// from, for error messages.
@@ -83,6 +84,7 @@ type config struct {
 	fetchPollInterval time.Duration
 	jobTimeout        time.Duration
 	migrate           bool
+	pollOnly          bool
 }
 
 // addCommonFlags adds the flags that every subcommand takes.
@@ -105,6 +107,7 @@ func addRunFlags(fs *pflag.FlagSet, o *options) {
 	fs.DurationVar(&o.fetchPollInterval, "fetch-poll-interval", fetchPollIntervalDefault, "fetch at least this often when no insert notification arrives (River's FetchPollInterval)")
 	fs.DurationVar(&o.jobTimeout, "job-timeout", jobTimeoutDefault, "River's JobTimeout for jobs whose worker and node set none (0: River's default, 1m); never negative, since River's rescuer never rescues a job without a timeout")
 	fs.BoolVar(&o.migrate, "migrate", false, "apply the database migrations before starting (as 'worker migrate' does)")
+	fs.BoolVar(&o.pollOnly, "poll-only", false, "never LISTEN: find new jobs by polling every --fetch-poll-interval (River's PollOnly); for PgBouncer in transaction mode, with default_query_exec_mode=exec in the database URL")
 }
 
 // envName is the environment variable read for a flag.
@@ -194,6 +197,7 @@ func (o *options) config(newID func() string) (*config, error) {
 		fetchPollInterval: o.fetchPollInterval,
 		jobTimeout:        o.jobTimeout,
 		migrate:           o.migrate,
+		pollOnly:          o.pollOnly,
 	}
 	var err error
 	if c.queues, err = parseQueues(o.queues); err != nil {

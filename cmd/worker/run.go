@@ -139,6 +139,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 			FetchCooldown:     cfg.fetchCooldown,
 			FetchPollInterval: cfg.fetchPollInterval,
 			JobTimeout:        cfg.jobTimeout,
+			PollOnly:          cfg.pollOnly,
 		},
 		Kinds:             kinds,
 		HeartbeatInterval: cfg.heartbeatInterval,
@@ -176,6 +177,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 		slog.Int("pool_max_conns", int(cfg.poolMaxConns)),
 		slog.String("version", version),
 		slog.String("log_format", format),
+		slog.Bool("poll_only", cfg.pollOnly),
 	)
 
 	var fatal error

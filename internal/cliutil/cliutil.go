@@ -115,7 +115,11 @@ type PoolOptions struct {
 // bounded by 10 s. River's fetch query needs plan_cache_mode =
 // force_custom_plan: a cached generic plan collapses throughput once
 // statistics say river_job is empty (docs/BENCHMARKS.md, "Reference
-// measurements"). Errors name the server without its password.
+// measurements"). It is sent as a startup parameter only in pgx's default
+// query exec mode, the one that caches prepared statements; in the others
+// (default_query_exec_mode=exec in the URL, as behind PgBouncer) every
+// statement is planned with its values anyway. Errors name the server
+// without its password.
 func OpenPool(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
@@ -127,7 +131,9 @@ func OpenPool(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpo
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
-	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	if usesNamedStatements(cfg.ConnConfig.DefaultQueryExecMode) {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	if opts.ApplicationName != "" {
 		if _, set := cfg.ConnConfig.RuntimeParams["application_name"]; !set {
 			cfg.ConnConfig.RuntimeParams["application_name"] = opts.ApplicationName
@@ -141,7 +147,7 @@ func OpenPool(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpo
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to %s: %s", Describe(databaseURL), Redact(err.Error()))
+		return nil, fmt.Errorf("connect to %s: %s%s", Describe(databaseURL), Redact(err.Error()), poolerHint(err))
 	}
 	return pool, nil
 }

@@ -69,15 +69,25 @@ func TestChaosKillWorkers(t *testing.T) {
 	}
 	t.Parallel()
 	e := newEnv(t)
-	ctx := context.Background()
 	specPath, leaves := chaosSpec(t, 50, 98, 15)
 	require.GreaterOrEqual(t, leaves, 5000)
+	chaosKillWorkers(t, e, specPath, leaves, 3)
+}
 
+// chaosKillWorkers runs the workflow of specPath (from chaosSpec) on one
+// steady worker serving queue "long" and killable workers serving
+// "default", SIGKILLing one of those every couple of seconds and replacing
+// it, and checks that the workflow completes with every node done exactly
+// once and every job of a killed worker handed back within seconds.
+// extraArgs go to every worker.
+func chaosKillWorkers(t *testing.T, e *env, specPath string, leaves, killable int, extraArgs ...string) {
+	t.Helper()
+	ctx := context.Background()
 	workerArgs := func(id string) []string {
-		return []string{"--id", id, "--heartbeat-interval", chaosHeartbeat, "--dead-after", chaosDeadAfter.String(), "--queues", "default=20"}
+		return append([]string{"--id", id, "--heartbeat-interval", chaosHeartbeat, "--dead-after", chaosDeadAfter.String(), "--queues", "default=20"}, extraArgs...)
 	}
-	e.startWorker(t, "--id", "steady-long", "--heartbeat-interval", chaosHeartbeat, "--dead-after", chaosDeadAfter.String(), "--queues", "long=1")
-	fleet := make([]*workerProc, 3)
+	e.startWorker(t, append([]string{"--id", "steady-long", "--heartbeat-interval", chaosHeartbeat, "--dead-after", chaosDeadAfter.String(), "--queues", "long=1"}, extraArgs...)...)
+	fleet := make([]*workerProc, killable)
 	ids := make([]string, len(fleet))
 	next := 0
 	for i := range fleet {

@@ -10,8 +10,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +70,9 @@ type DB struct {
 	// URL connects to the same server with search_path set to Schema, for
 	// child processes.
 	URL string
+	// Database is the name of the database NewDatabase created; empty for
+	// the others.
+	Database string
 }
 
 // ServerURL returns the server the tests use.
@@ -177,4 +186,150 @@ func Counts(t testing.TB, pool *pgxpool.Pool) map[string]int {
 		out[table] = n
 	}
 	return out
+}
+
+// NewDatabase creates an empty database of its own on the test server
+// (qft_ followed by random hex), for tests that reach it through a
+// PgBouncer: a PgBouncer cannot pass search_path as a startup parameter, so
+// such a test works in the public schema of a database of its own, which
+// PgBouncer's wildcard entry reaches by name. Pool and URL connect to it
+// directly (not through PgBouncer); Schema is "public". The database is
+// dropped, with any sessions still on it, when the test ends. It counts
+// against MaxSchemas like New.
+func NewDatabase(t testing.TB) *DB {
+	t.Helper()
+	schemaSlots <- struct{}{}
+	t.Cleanup(func() { <-schemaSlots })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	var b [6]byte
+	_, err := rand.Read(b[:])
+	require.NoError(t, err)
+	name := "qft_" + hex.EncodeToString(b[:])
+	serverURL := ServerURL()
+	admin, err := pgx.Connect(ctx, serverURL)
+	require.NoError(t, err, "connect to test PostgreSQL (set TEST_DATABASE_URL or run scripts/test.sh)")
+	_, err = admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	require.NoError(t, admin.Close(ctx))
+	require.NoError(t, err)
+
+	u, err := url.Parse(serverURL)
+	require.NoError(t, err)
+	u.Path = "/" + name
+	cfg, err := pgxpool.ParseConfig(u.String())
+	require.NoError(t, err)
+	cfg.MaxConns = PoolMaxConns
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		pool.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, serverURL)
+		if err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx) //nolint:errcheck // the drop's error is what matters
+		if _, err := conn.Exec(ctx, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	return &DB{Pool: pool, Schema: "public", URL: u.String(), Database: name}
+}
+
+// Bouncer is a PgBouncer of one test's own, in front of the test server.
+type Bouncer struct {
+	// Addr is host:port of the PgBouncer.
+	Addr string
+	user string
+}
+
+// StartPgBouncer starts a PgBouncer in transaction pooling mode with
+// poolSize server connections per database (default_pool_size and
+// max_db_connections) in front of the test server, through
+// scripts/ensure-pgbouncer.sh (which installs Debian's pgbouncer when it is
+// missing and we are root). It fails the test when PgBouncer cannot be had;
+// it never skips. PgBouncer is stopped when the test ends.
+func StartPgBouncer(t testing.TB, poolSize int) *Bouncer {
+	t.Helper()
+	script, err := repoFile("scripts/ensure-pgbouncer.sh")
+	require.NoError(t, err)
+	server, err := pgx.ParseConfig(ServerURL())
+	require.NoError(t, err)
+	// PgBouncer runs as the postgres OS user when we are root: its folder
+	// must be reachable by it, which t.TempDir's is not.
+	dir, err := os.MkdirTemp("/var/tmp", "qf-pgbouncer-")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(dir, 0o755))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(script, args...)
+		cmd.Env = append(os.Environ(),
+			"QF_PG_HOST="+server.Host,
+			fmt.Sprintf("QF_PG_PORT=%d", server.Port),
+			fmt.Sprintf("QF_BOUNCER_PORT=%d", port),
+			"QF_BOUNCER_POOL_MODE=transaction",
+			fmt.Sprintf("QF_BOUNCER_POOL_SIZE=%d", poolSize),
+			"QF_BOUNCER_USERS="+server.User,
+		)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("%s %s: %w\n%s", script, strings.Join(args, " "), err, stderr.String())
+		}
+		return string(out), nil
+	}
+	t.Cleanup(func() {
+		if _, err := run("--stop", dir); err != nil {
+			t.Errorf("pgtest: stop pgbouncer: %v", err)
+		}
+		if t.Failed() {
+			if log, err := os.ReadFile(filepath.Join(dir, "pgbouncer.log")); err == nil {
+				t.Logf("pgbouncer log (last 4 kB):\n%s", tail(string(log), 4096))
+			}
+		}
+		_ = os.RemoveAll(dir)
+	})
+	_, err = run(dir)
+	require.NoError(t, err, "PgBouncer is required by this test")
+	return &Bouncer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), user: server.User}
+}
+
+// URL returns the URL of database db through the PgBouncer, with pgx's
+// default_query_exec_mode=exec, which transaction pooling needs.
+func (b *Bouncer) URL(db string) string {
+	u := url.URL{Scheme: "postgres", User: url.User(b.user), Host: b.Addr, Path: "/" + db, RawQuery: "sslmode=disable&default_query_exec_mode=exec"}
+	return u.String()
+}
+
+// repoFile finds path relative to the module root, walking up from the
+// working directory (a test's is its package's folder).
+func repoFile(path string) (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return filepath.Join(d, path), nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod above %s", dir)
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
 }
