@@ -21,6 +21,10 @@
 #   QF_PG_DATA     data folder of the private cluster
 #   QF_PG_BINDIR   folder holding initdb/pg_ctl/postgres (default: newest
 #                  /usr/lib/postgresql/*/bin, else the one on PATH)
+#   QF_PG_MAX_CONNECTIONS
+#                  max_connections of the private cluster when this script
+#                  starts it (default: its postgresql.conf, 200); tests use a
+#                  small one to see a fleet refused
 #
 # Other modes (used by scripts/stop-postgres.sh):
 #   --data-dir     print the private cluster's data folder and exit
@@ -338,7 +342,14 @@ fi
 log "starting private cluster on 127.0.0.1:$PORT ($DATA_DIR, log $LOG_FILE)"
 # 9>&-: the server must not inherit the lock's descriptor (it would hold the
 # lock for as long as it runs).
-if ! run_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -o "-p $PORT" -w -t "$START_TIMEOUT" start >&2 9>&-; then
+SERVER_OPTS="-p $PORT"
+if [ -n "${QF_PG_MAX_CONNECTIONS:-}" ]; then
+	case $QF_PG_MAX_CONNECTIONS in
+	*[!0-9]* | '') die "QF_PG_MAX_CONNECTIONS=$QF_PG_MAX_CONNECTIONS: want a number" ;;
+	esac
+	SERVER_OPTS="$SERVER_OPTS -c max_connections=$QF_PG_MAX_CONNECTIONS"
+fi
+if ! run_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -o "$SERVER_OPTS" -w -t "$START_TIMEOUT" start >&2 9>&-; then
 	show_log_tail
 	die "pg_ctl start failed"
 fi

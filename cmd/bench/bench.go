@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +27,9 @@ type bench struct {
 	insert *river.Client[pgx.Tx]
 	stderr io.Writer
 	tmp    string // folder for spec files
-	seq    int    // phases started, for application names
+	// workerBin is the cmd/worker binary of --worker-defaults.
+	workerBin string
+	seq       int // phases started, for application names
 	// childApp is the application name of the current phase's children.
 	childApp string
 }
@@ -73,7 +76,12 @@ func runBench(ctx context.Context, cfg *config, args []string, stdout, stderr io
 	}
 	defer os.RemoveAll(tmp)
 
-	b := &bench{cfg: cfg, env: e, stderr: stderr, tmp: tmp}
+	b := &bench{cfg: cfg, env: e, stderr: stderr, tmp: tmp, workerBin: cfg.WorkerBin}
+	if cfg.WorkerDefaults && b.workerBin == "" && slices.Contains(cfg.Shapes, "wide") {
+		if b.workerBin, err = buildWorkerBin(ctx, tmp); err != nil {
+			return err
+		}
+	}
 	if b.pool, err = e.openPool(ctx, cfg.ManyConcurrency+2, b.app("bench")); err != nil {
 		return err
 	}

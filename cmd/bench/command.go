@@ -79,6 +79,8 @@ type options struct {
 	keep              bool
 	enqueueBin        string
 	output            string
+	workerDefaults    bool
+	workerBin         string
 }
 
 // config is a validated run configuration: every size resolved.
@@ -105,6 +107,10 @@ type config struct {
 	Keep              bool          `json:"keep"`
 	EnqueueBin        string        `json:"enqueue_bin,omitempty"`
 	Output            string        `json:"-"`
+	// WorkerDefaults adds wide's phase of the cmd/worker binary on its
+	// default flags; WorkerBin is that binary ("" builds ./cmd/worker).
+	WorkerDefaults bool   `json:"worker_defaults,omitempty"`
+	WorkerBin      string `json:"worker_bin,omitempty"`
 }
 
 // run executes the command line and returns the exit code.
@@ -193,6 +199,8 @@ shape also reports commits, rows and WAL bytes per node.`,
 	f.BoolVar(&o.keep, "keep", false, "keep the benchmark database (or schema) at the end")
 	f.StringVar(&o.enqueueBin, "enqueue-bin", "", "submit: measure this enqueue binary ('enqueue submit FILE') instead of the same code path inside bench")
 	f.StringVarP(&o.output, "output", "o", outText, "output: text or json")
+	f.BoolVar(&o.workerDefaults, "worker-defaults", false, "wide: also run the real worker binary with no tuning flags (its defaults) and compare it with the tuned configuration")
+	f.StringVar(&o.workerBin, "worker-bin", "", "--worker-defaults: this worker binary (default: go build ./cmd/worker of the module in the working directory)")
 	return cmd
 }
 
@@ -246,6 +254,7 @@ func resolve(fs *pflag.FlagSet, o options) (*config, error) {
 		ManyConcurrency: o.manyConcurrency, MaxWorkers: o.maxWorkers, PoolMaxConns: o.poolMaxConns, BatchMax: o.batchMax,
 		FetchCooldown: o.fetchCooldown, FetchPollInterval: o.fetchPollInterval, ShapeTimeout: o.shapeTimeout,
 		Isolation: o.isolation, Keep: o.keep, EnqueueBin: o.enqueueBin, Output: o.output,
+		WorkerDefaults: o.workerDefaults || o.workerBin != "", WorkerBin: o.workerBin,
 	}
 	for _, s := range []struct {
 		name      string

@@ -31,6 +31,9 @@ type phase struct {
 	jobs int
 	// spanFrom says where the throughput span starts.
 	spanFrom string
+	// workerBin: the worker is the cmd/worker binary on its default flags
+	// (--worker-defaults), not a bench child.
+	workerBin bool
 	// setup runs before the worker starts, inside the measured window.
 	setup func(ctx context.Context) error
 	// during runs once the worker works (insert while working).
@@ -135,11 +138,16 @@ func (b *bench) runPhase(ctx context.Context, p phase) (*SideResult, error) {
 // done and stops the worker. It returns the number of polls, and records
 // the worker's peak RSS and CPU in res.
 func (b *bench) work(ctx context.Context, p phase, app string, res *SideResult) (polls int64, err error) {
-	w, err := startChild(childSpec{
-		Role: roleWorker, Mode: p.mode, App: app,
-		MaxWorkers: b.cfg.MaxWorkers, PoolMaxConns: b.cfg.PoolMaxConns, BatchMax: b.cfg.BatchMax,
-		FetchCooldown: b.cfg.FetchCooldown, FetchPollInterval: b.cfg.FetchPollInterval,
-	}, b.env.url, b.stderr)
+	var w *child
+	if p.workerBin {
+		w, err = startWorkerBin(b.workerBin, b.env.url, app, b.stderr)
+	} else {
+		w, err = startChild(childSpec{
+			Role: roleWorker, Mode: p.mode, App: app,
+			MaxWorkers: b.cfg.MaxWorkers, PoolMaxConns: b.cfg.PoolMaxConns, BatchMax: b.cfg.BatchMax,
+			FetchCooldown: b.cfg.FetchCooldown, FetchPollInterval: b.cfg.FetchPollInterval,
+		}, b.env.url, b.stderr)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -176,6 +184,11 @@ func (b *bench) work(ctx context.Context, p phase, app string, res *SideResult) 
 	}
 	if res.WorkerPeakRSSBytes, err = w.stop(); err != nil {
 		return polls, fmt.Errorf("worker: %w", err)
+	}
+	if p.workerBin {
+		// The binary does not report VmHWM, and its rusage carries the
+		// bench's RSS at fork: no honest number.
+		res.WorkerPeakRSSBytes = 0
 	}
 	res.WorkerCPUSeconds = w.cpu().Seconds()
 	return polls, nil

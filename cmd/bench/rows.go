@@ -37,6 +37,14 @@ func atMost(v float64, unit string) *goal {
 	return &goal{text: text, met: func(qf, _ float64) bool { return qf <= v }}
 }
 
+func atLeast(v float64, unit string) *goal {
+	text := "≥ " + trimFloat(v)
+	if unit != "" {
+		text += " " + unit
+	}
+	return &goal{text: text, met: func(qf, _ float64) bool { return qf >= v }}
+}
+
 func ratioAtLeast(x float64) *goal {
 	return &goal{text: fmt.Sprintf("≥ %s× River", trimFloat(x)), met: func(_, r float64) bool { return r >= x }, needsRatio: true}
 }

@@ -21,6 +21,11 @@ func shapeWide(ctx context.Context, b *bench, s *ShapeResult) error {
 		row("nodes per second", "1/s", perSecond(s.River), perSecond(s.QuantumFlow), ratioAtLeast(0.8)),
 		row("join delay", "ms", nil, metric(s.QuantumFlow, "join_delay_ms"), nil),
 	)
+	if b.cfg.WorkerDefaults {
+		if err := wideDefaults(ctx, b, s, n); err != nil {
+			return err
+		}
+	}
 	if small > 0 {
 		s.Params["small_n"] = small
 		s.Extra = map[string]*SideResult{}
@@ -59,4 +64,31 @@ func growth(small, big *SideResult) *float64 {
 		return nil
 	}
 	return num(100 * (float64(big.WorkerPeakRSSBytes)/float64(small.WorkerPeakRSSBytes) - 1))
+}
+
+// wideDefaults runs 1 → n → 1 once more with the cmd/worker binary on its
+// default flags (--worker-defaults) and adds its rows: its nodes/s beside
+// River's, and its ratio to the tuned QuantumFlow phase (issue 9: ≥ 0.8).
+func wideDefaults(ctx context.Context, b *bench, s *ShapeResult, n int) error {
+	p := b.widePhase(modeQuantumFlow+"_worker_defaults", n)
+	p.workerBin = true
+	res, err := b.runPhase(ctx, p)
+	if err != nil {
+		return err
+	}
+	if s.Extra == nil {
+		s.Extra = map[string]*SideResult{}
+	}
+	s.Extra["quantumflow_worker_defaults"] = res
+	var vsTuned *float64
+	if t, d := perSecond(s.QuantumFlow), perSecond(res); t != nil && d != nil {
+		vsTuned = num(*d / *t)
+	}
+	s.Rows = append(s.Rows,
+		row("nodes per second, worker on defaults", "1/s", perSecond(s.River), perSecond(res), nil),
+		withoutRatio(row("worker on defaults ÷ tuned", "×", nil, vsTuned, atLeast(0.8, "×"))),
+		row("join delay, worker on defaults", "ms", nil, metric(res, "join_delay_ms"), nil),
+	)
+	s.Notes = append(s.Notes, "worker on defaults = the cmd/worker binary with no tuning flag (only --metrics-addr 127.0.0.1:0 --log-format json) and no QF_ variables; its QF ÷ River is its nodes/s ÷ River's")
+	return nil
 }

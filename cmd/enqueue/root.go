@@ -157,6 +157,11 @@ func (a *app) setup(cmd *cobra.Command) error {
 	return nil
 }
 
+// connectRetryFor bounds how long a command waits while the server refuses
+// connections (too many clients, starting up, shutting down) before it
+// fails with the cause and the fix; --timeout, when shorter, wins.
+const connectRetryFor = 30 * time.Second
+
 // client connects to the database and returns a flow client on it.
 func (a *app) client(ctx context.Context) (*flow.Client, error) {
 	u, err := cliutil.DatabaseURL(a.databaseURL)
@@ -164,7 +169,18 @@ func (a *app) client(ctx context.Context) (*flow.Client, error) {
 		return nil, err
 	}
 	a.logger.Debug("connecting", "database", cliutil.Describe(u))
-	pool, err := cliutil.OpenPool(ctx, u, cliutil.PoolOptions{MaxConns: 4, ApplicationName: "enqueue"})
+	warned := false
+	pool, err := cliutil.OpenPoolRetry(ctx, u, cliutil.PoolOptions{MaxConns: 4, ApplicationName: "enqueue"}, cliutil.RetryOptions{
+		For: connectRetryFor,
+		Waiting: func(err error, code string, wait time.Duration) {
+			level := slog.LevelDebug
+			if !warned {
+				level, warned = slog.LevelWarn, true
+			}
+			a.logger.Log(ctx, level, "database refused the connection; retrying", "sqlstate", code, "retry_in", wait.String(),
+				"for_at_most", connectRetryFor.String(), "hint", cliutil.RefusedHint(code))
+		},
+	})
 	if err != nil {
 		return nil, a.interrupted(ctx, err)
 	}

@@ -19,7 +19,7 @@ import (
 
 // Defaults of the worker's flags.
 const (
-	queuesDefault            = "default=100"
+	queuesDefault            = "default=1000"
 	metricsAddrDefault       = "127.0.0.1:9464"
 	shutdownGraceDefault     = 30 * time.Second
 	heartbeatIntervalDefault = time.Second
@@ -31,14 +31,34 @@ const (
 	// metricsOff is the --metrics-addr value that disables the HTTP server.
 	metricsOff = "off"
 
-	// poolConnsSpare is added to the total concurrency for the derived pool
-	// size (River's listener, fetches, heartbeats, health checks), and
-	// poolConnsCap caps the derived size so a fleet fits max_connections.
-	poolConnsSpare = 5
-	poolConnsCap   = 40
+	// poolConnsCap caps the derived pool size.
+	poolConnsCap = 40
 	// poolConnsMin is the smallest --pool-max-conns accepted: River's
 	// listener keeps one connection for itself.
 	poolConnsMin = 4
+)
+
+// Connection budget (issue 9; docs/OPERATIONS.md, "Sizing the pool"). A
+// worker's connections do not grow with its job concurrency: a running job
+// holds none unless its own code uses the database. What holds them is
+// River's listener (LISTEN, one for good), one fetch per queue, River's
+// completer, QuantumFlow's batched completer (one flush at a time), the
+// heartbeat and sweep, the reconciler, readiness pings, River's leader
+// election and maintenance, and short statements at a job's start
+// (markRunning, a node's Load). Measured on a 30 000-wide workflow: 7 at
+// peak with one queue; once idle, 2 for a lone worker and 4 each in a
+// fleet of 10 on 2 cores (polls, heartbeats and elections overlap).
+const (
+	// poolConnsBase + poolConnsPerQueue × queues is the derived
+	// --pool-max-conns: the most a worker opens at peak.
+	poolConnsBase     = 9
+	poolConnsPerQueue = 1
+	// poolConnsIdle is what an idle worker keeps open once
+	// --pool-idle-timeout has passed: River's listener and the connection
+	// its fetch polls and the heartbeat share.
+	poolConnsIdle = 4
+	// poolIdleTimeoutDefault closes connections idle for that long.
+	poolIdleTimeoutDefault = 10 * time.Second
 )
 
 // options are the worker's flags as given.
@@ -58,6 +78,7 @@ type options struct {
 	jobTimeout        time.Duration
 	migrate           bool
 	pollOnly          bool
+	poolIdleTimeout   time.Duration
 
 	// fromEnv maps a flag name to the environment variable its value came
 	// from, for error messages.
@@ -85,6 +106,7 @@ type config struct {
 	jobTimeout        time.Duration
 	migrate           bool
 	pollOnly          bool
+	poolIdleTimeout   time.Duration
 }
 
 // addCommonFlags adds the flags that every subcommand takes.
@@ -102,12 +124,13 @@ func addRunFlags(fs *pflag.FlagSet, o *options) {
 	fs.StringVar(&o.id, "id", "", "River client ID, unique in the fleet (default host-pid-random)")
 	fs.DurationVar(&o.heartbeatInterval, "heartbeat-interval", heartbeatIntervalDefault, "how often this worker writes its heartbeat and sweeps for dead workers")
 	fs.DurationVar(&o.deadAfter, "dead-after", deadAfterDefault, "how long this worker may miss heartbeats before others hand back its running jobs; at least 3 heartbeat intervals")
-	fs.IntVar(&o.poolMaxConns, "pool-max-conns", 0, fmt.Sprintf("database connections of this worker; 0 derives min(total of --queues + %d, %d); at least %d", poolConnsSpare, poolConnsCap, poolConnsMin))
+	fs.IntVar(&o.poolMaxConns, "pool-max-conns", 0, fmt.Sprintf("most database connections this worker opens, River's LISTEN connection included; 0 derives %d + %d per queue (a running job holds none unless its own code uses the database); at least %d", poolConnsBase, poolConnsPerQueue, poolConnsMin))
 	fs.DurationVar(&o.fetchCooldown, "fetch-cooldown", fetchCooldownDefault, "least time between two fetches of a queue (River's FetchCooldown); short, so released nodes start at once")
 	fs.DurationVar(&o.fetchPollInterval, "fetch-poll-interval", fetchPollIntervalDefault, "fetch at least this often when no insert notification arrives (River's FetchPollInterval)")
 	fs.DurationVar(&o.jobTimeout, "job-timeout", jobTimeoutDefault, "River's JobTimeout for jobs whose worker and node set none (0: River's default, 1m); never negative, since River's rescuer never rescues a job without a timeout")
 	fs.BoolVar(&o.migrate, "migrate", false, "apply the database migrations before starting (as 'worker migrate' does)")
 	fs.BoolVar(&o.pollOnly, "poll-only", false, "never LISTEN: find new jobs by polling every --fetch-poll-interval (River's PollOnly); for PgBouncer in transaction mode, with default_query_exec_mode=exec in the database URL")
+	fs.DurationVar(&o.poolIdleTimeout, "pool-idle-timeout", poolIdleTimeoutDefault, "close a database connection once it has been idle this long (at least 100ms)")
 }
 
 // envName is the environment variable read for a flag.
@@ -198,6 +221,7 @@ func (o *options) config(newID func() string) (*config, error) {
 		jobTimeout:        o.jobTimeout,
 		migrate:           o.migrate,
 		pollOnly:          o.pollOnly,
+		poolIdleTimeout:   o.poolIdleTimeout,
 	}
 	var err error
 	if c.queues, err = parseQueues(o.queues); err != nil {
@@ -224,11 +248,7 @@ func (o *options) config(newID func() string) (*config, error) {
 	}
 	switch {
 	case o.poolMaxConns == 0:
-		total := 0
-		for _, q := range c.queues {
-			total += q.maxWorkers
-		}
-		c.poolMaxConns = int32(min(total+poolConnsSpare, poolConnsCap))
+		c.poolMaxConns = int32(min(poolConnsBase+poolConnsPerQueue*len(c.queues), poolConnsCap))
 	case o.poolMaxConns < poolConnsMin || o.poolMaxConns > 10_000:
 		return nil, o.flagErr("pool-max-conns", "must be 0 (derived) or from %d to 10000 (got %d)", poolConnsMin, o.poolMaxConns)
 	default:
@@ -239,6 +259,9 @@ func (o *options) config(newID func() string) (*config, error) {
 	}
 	if c.fetchPollInterval < c.fetchCooldown {
 		return nil, o.flagErr("fetch-poll-interval", "must not be shorter than --fetch-cooldown (%s) (got %s)", c.fetchCooldown, c.fetchPollInterval)
+	}
+	if c.poolIdleTimeout < 100*time.Millisecond {
+		return nil, o.flagErr("pool-idle-timeout", "must be at least 100ms (got %s)", c.poolIdleTimeout)
 	}
 	if c.jobTimeout < 0 {
 		return nil, o.flagErr("job-timeout", "must not be negative (got %s): River's rescuer never rescues a job that has no timeout", c.jobTimeout)
@@ -321,3 +344,6 @@ func queueString(qs []queue) string {
 
 // defaultID makes the default --id.
 func defaultID() string { return flow.NewWorkerID() }
+
+// idleConns is the connection budget of an idle worker: see poolConnsIdle.
+func (c *config) idleConns() int { return min(poolConnsIdle, int(c.poolMaxConns)) }

@@ -54,16 +54,17 @@ func TestFlagsDefaults(t *testing.T) {
 	require.Equal(t, cliutil.ExitOK, code, stderr)
 	require.Equal(t, &config{
 		databaseURL:       testDBURL,
-		queues:            []queue{{name: "default", maxWorkers: 100}},
+		queues:            []queue{{name: "default", maxWorkers: 1000}},
 		metricsAddr:       "127.0.0.1:9464",
 		shutdownGrace:     30 * time.Second,
 		id:                "host-1-cafe",
 		heartbeatInterval: time.Second,
 		deadAfter:         5 * time.Second,
-		poolMaxConns:      40,
+		poolMaxConns:      10, // derived: 9 + 1 queue, whatever its N
 		fetchCooldown:     2 * time.Millisecond,
 		fetchPollInterval: 100 * time.Millisecond,
 		jobTimeout:        time.Minute,
+		poolIdleTimeout:   10 * time.Second,
 	}, got.cfg)
 	require.Equal(t, slog.LevelInfo, got.level)
 }
@@ -100,6 +101,7 @@ func TestFlagsFromEnvAndFlagsWin(t *testing.T) {
 		fetchPollInterval: time.Second,
 		jobTimeout:        0,
 		migrate:           true,
+		poolIdleTimeout:   10 * time.Second,
 	}, got.cfg)
 	require.Equal(t, slog.LevelDebug, got.level)
 
@@ -119,10 +121,11 @@ func TestFlagsFromEnvAndFlagsWin(t *testing.T) {
 		id:                "flag-id",
 		heartbeatInterval: time.Second,
 		deadAfter:         3 * time.Second,
-		poolMaxConns:      8, // derived: 3 + 5
+		poolMaxConns:      10, // derived: 9 + 1 queue
 		fetchCooldown:     time.Millisecond,
 		fetchPollInterval: time.Millisecond,
 		jobTimeout:        2 * time.Minute,
+		poolIdleTimeout:   10 * time.Second,
 	}, got.cfg)
 	require.Equal(t, slog.LevelWarn, got.level)
 }

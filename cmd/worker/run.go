@@ -78,7 +78,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 		}
 	}()
 
-	pool, err := cliutil.OpenPool(ctx, cfg.databaseURL, cliutil.PoolOptions{MaxConns: cfg.poolMaxConns, ApplicationName: "quantumflow-worker"})
+	pool, err := openPool(ctx, cfg, logger)
 	if err != nil {
 		return fail(err)
 	}
@@ -175,6 +175,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 		slog.String("schema", schema),
 		slog.String("metrics_addr", cmpOff(cfg.metricsAddr)),
 		slog.Int("pool_max_conns", int(cfg.poolMaxConns)),
+		slog.Int("pool_idle_conns", cfg.idleConns()),
 		slog.String("version", version),
 		slog.String("log_format", format),
 		slog.Bool("poll_only", cfg.pollOnly),

@@ -109,6 +109,17 @@ type PoolOptions struct {
 	MaxConns int32
 	// ApplicationName is shown in pg_stat_activity.
 	ApplicationName string
+
+	// Connection budget (docs/OPERATIONS.md, "Sizing the pool"). MinConns
+	// is the least number of connections kept open (0: pgx's default, 0).
+	// IdleTimeout closes a connection idle for that long (0: pgx's
+	// default, 30 min), checked every second.
+	MinConns    int32
+	IdleTimeout time.Duration
+	// Refused, when set, is called (at most once every refusedLogEvery) when
+	// the server refuses one of the pool's new connections: too many
+	// clients, starting up, shutting down. See RefusedHint.
+	Refused func(err error)
 }
 
 // OpenPool connects to databaseURL and checks the connection with a ping
@@ -128,6 +139,7 @@ func OpenPool(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpo
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	applyBudget(cfg, opts)
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
@@ -141,13 +153,13 @@ func OpenPool(ctx context.Context, databaseURL string, opts PoolOptions) (*pgxpo
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %s", Describe(databaseURL), Redact(err.Error()))
+		return nil, connectErr(databaseURL, err)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to %s: %s%s", Describe(databaseURL), Redact(err.Error()), poolerHint(err))
+		return nil, connectErr(databaseURL, err)
 	}
 	return pool, nil
 }

@@ -94,12 +94,15 @@ func RunDurable(ctx context.Context, db Beginner, logger *slog.Logger, what stri
 }
 
 // IsConnError reports whether err means the database could not be reached
-// or went away: a failed connect, a dropped connection, or a server shutting
-// down or starting up (SQLSTATE class 08 and 57P01-57P03).
+// or went away: a failed connect, a dropped connection, a server shutting
+// down or starting up (SQLSTATE class 08 and 57P01-57P03), or a server that
+// refused a new connection because it has no slot left (53300, too many
+// clients: a fleet over max_connections is weather, not failure).
 func IsConnError(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" ||
+			pgErr.Code == "53300"
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false

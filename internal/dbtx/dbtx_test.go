@@ -24,7 +24,7 @@ func TestClassify(t *testing.T) {
 		{"admin shutdown", &pgconn.PgError{Code: "57P01"}, true, false},
 		{"starting up", &pgconn.PgError{Code: "57P03"}, true, false},
 		{"connection failure", &pgconn.PgError{Code: "08006"}, true, false},
-		{"too many clients", &pgconn.PgError{Code: "53300"}, false, false},
+		{"too many clients", &pgconn.PgError{Code: "53300"}, true, false},
 		{"unique violation", &pgconn.PgError{Code: "23505"}, false, false},
 		{"eof", fmt.Errorf("read: %w", io.EOF), true, false},
 		{"reset", syscall.ECONNRESET, true, false},
