@@ -269,6 +269,16 @@ func (w *Worker) rejoin(old *generation) {
 		return
 	}
 	w.mu.Lock()
+	if w.stopping {
+		// Stop began while the new client started: it stops old, so stop
+		// the new one here.
+		w.mu.Unlock()
+		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_ = g.rc.StopAndCancel(stopCtx)
+		_ = g.leave(stopCtx)
+		return
+	}
 	w.gen = g
 	w.retiring = append(w.retiring, old)
 	w.mu.Unlock()
