@@ -20,6 +20,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
+	"go.yaml.in/yaml/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite deploy/grafana/dashboards from the generator")
@@ -486,5 +487,72 @@ func TestSubstituteRejectsUnknownVariables(t *testing.T) {
 	}
 	if len(unknown) != 2 || unknown[0] != "nope" || unknown[1] != "other" {
 		t.Errorf("unknown = %v", unknown)
+	}
+}
+
+// TestProvisioningFiles decodes the provisioning files strictly (unknown
+// keys fail) and checks that they describe a file provider and a Prometheus
+// data source.
+func TestProvisioningFiles(t *testing.T) {
+	var dashboards struct {
+		APIVersion int `yaml:"apiVersion"`
+		Providers  []struct {
+			Name                  string `yaml:"name"`
+			OrgID                 int    `yaml:"orgId"`
+			Folder                string `yaml:"folder"`
+			Type                  string `yaml:"type"`
+			AllowUIUpdates        bool   `yaml:"allowUiUpdates"`
+			DisableDeletion       bool   `yaml:"disableDeletion"`
+			UpdateIntervalSeconds int    `yaml:"updateIntervalSeconds"`
+			Options               struct {
+				Path                      string `yaml:"path"`
+				FoldersFromFilesStructure bool   `yaml:"foldersFromFilesStructure"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	decodeYAML(t, "../provisioning/dashboards/quantumflow.yml", &dashboards)
+	if dashboards.APIVersion != 1 || len(dashboards.Providers) != 1 {
+		t.Fatalf("dashboards provisioning: %+v", dashboards)
+	}
+	if p := dashboards.Providers[0]; p.Type != "file" || p.Options.Path == "" || p.Folder == "" {
+		t.Errorf("dashboards provider: %+v", p)
+	}
+
+	var datasources struct {
+		APIVersion  int `yaml:"apiVersion"`
+		Datasources []struct {
+			Name      string `yaml:"name"`
+			UID       string `yaml:"uid"`
+			Type      string `yaml:"type"`
+			Access    string `yaml:"access"`
+			URL       string `yaml:"url"`
+			IsDefault bool   `yaml:"isDefault"`
+			Editable  bool   `yaml:"editable"`
+			JSONData  struct {
+				TimeInterval string `yaml:"timeInterval"`
+				HTTPMethod   string `yaml:"httpMethod"`
+			} `yaml:"jsonData"`
+		} `yaml:"datasources"`
+	}
+	decodeYAML(t, "../provisioning/datasources/prometheus.yml", &datasources)
+	if datasources.APIVersion != 1 || len(datasources.Datasources) != 1 {
+		t.Fatalf("datasources provisioning: %+v", datasources)
+	}
+	if ds := datasources.Datasources[0]; ds.Type != "prometheus" || ds.URL == "" || !ds.IsDefault {
+		t.Errorf("datasource: %+v", ds)
+	}
+}
+
+func decodeYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }
