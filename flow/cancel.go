@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/quantumflow/quantumflow/flowtype"
 	"github.com/quantumflow/quantumflow/internal/observe"
+	"github.com/quantumflow/quantumflow/internal/release"
 	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
@@ -20,6 +22,9 @@ type CancelResult struct {
 	// Jobs is the number of River jobs cancelled (queued jobs at once,
 	// running jobs asked to stop through their context).
 	Jobs int
+
+	// took is how long the workflow ran, for the Observer.
+	took time.Duration
 }
 
 // Cancel cancels a pending or running workflow in one transaction: waiting
@@ -38,7 +43,10 @@ func (c *Client) Cancel(ctx context.Context, id string) (*CancelResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.report(observe.Stats{Finished: map[flowtype.WorkflowState]int{flowtype.WorkflowCancelled: 1}})
+	c.report(observe.Stats{
+		Finished: map[flowtype.WorkflowState]int{flowtype.WorkflowCancelled: 1},
+		Timings:  []observe.Timing{{Status: flowtype.WorkflowCancelled, Took: res.took}},
+	})
 	return res, nil
 }
 
@@ -55,13 +63,15 @@ func (c *Client) CancelTx(ctx context.Context, tx pgx.Tx, id string) (*CancelRes
 }
 
 func (c *Client) cancelTx(ctx context.Context, tx pgx.Tx, id string) (*CancelResult, error) {
-	tag, err := tx.Exec(ctx, `
-UPDATE qf_workflow SET status = 'cancelled', finished_at = now(), started_at = coalesce(started_at, now())
-WHERE id = $1 AND status IN ('pending', 'running')`, id)
-	if err != nil {
+	var took float64
+	err := tx.QueryRow(ctx, `
+UPDATE qf_workflow w SET status = 'cancelled', finished_at = now(), started_at = coalesce(started_at, now())
+WHERE id = $1 AND status IN ('pending', 'running')
+RETURNING `+release.SQLWorkflowSeconds, id).Scan(&took)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, err
 	}
-	if tag.RowsAffected() == 0 {
+	if err != nil {
 		var status flowtype.WorkflowState
 		err := tx.QueryRow(ctx, `SELECT status FROM qf_workflow WHERE id = $1`, id).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -73,7 +83,7 @@ WHERE id = $1 AND status IN ('pending', 'running')`, id)
 		return nil, &StateError{WorkflowID: id, State: status, Reason: ErrAlreadyFinished}
 	}
 
-	tag, err = tx.Exec(ctx, `
+	tag, err := tx.Exec(ctx, `
 WITH locked AS (
     SELECT idx FROM qf_node
     WHERE workflow_id = $1 AND state IN ('waiting', 'enqueued', 'active')
@@ -86,7 +96,7 @@ WHERE q.workflow_id = $1 AND q.idx = l.idx AND q.state IN ('waiting', 'enqueued'
 	if err != nil {
 		return nil, fmt.Errorf("nodes: %w", err)
 	}
-	res := &CancelResult{Nodes: int(tag.RowsAffected())}
+	res := &CancelResult{Nodes: int(tag.RowsAffected()), took: release.SecondsDuration(took)}
 
 	jobIDs, err := riverjob.LiveIDsTx(ctx, tx, id)
 	if err != nil {
