@@ -155,7 +155,7 @@ func annotateEnv(fs *pflag.FlagSet) {
 func applyEnv(fs *pflag.FlagSet, getenv func(string) string, o *options) error {
 	var firstErr error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Changed || f.Name == "help" || firstErr != nil {
+		if f.Changed || f.Name == "help" || f.Name == "version" || firstErr != nil {
 			return
 		}
 		name := envName(f.Name)

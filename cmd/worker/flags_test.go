@@ -241,3 +241,19 @@ func TestParseQueuesKeepsOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "z=1,a=2,m_x=3", queueString(qs))
 }
+
+// TestVersionFlag: --version prints the module version and commit that the
+// build recorded (debug.ReadBuildInfo), needs no database and runs nothing.
+func TestVersionFlag(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--version"}, {"-v"}} {
+		got, code, stdout, stderr := parse(t, args, map[string]string{"QF_QUEUES": "bad"})
+		require.Equal(t, cliutil.ExitOK, code, stderr)
+		require.Empty(t, stderr)
+		b := cliutil.ReadBuild()
+		require.Equal(t, "worker "+b.String()+"\n", stdout)
+		require.Regexp(t, `^worker \S+ \(commit (unknown|[0-9a-f]{40})(, modified)?\)\n$`, stdout)
+		require.Nil(t, got.cfg, "the worker did not run")
+		require.False(t, got.ranMigrate)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -67,7 +66,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 		logger.Error("worker failed", slog.String("error", cliutil.Redact(err.Error())))
 		return loggedError{err}
 	}
-	version := buildVersion()
+	version := cliutil.ReadBuild().Version()
 	db := cliutil.Describe(cfg.databaseURL)
 	started := false
 	defer func() {
@@ -279,34 +278,6 @@ func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
-}
-
-// buildVersion is the module version the binary was built from, with the
-// VCS revision when the build recorded one.
-func buildVersion() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := info.Main.Version
-	var rev, dirty string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
-		}
-	}
-	if (v == "" || v == "(devel)") && rev != "" {
-		return rev[:min(12, len(rev))] + dirty
-	}
-	if v == "" {
-		return "(devel)"
-	}
-	return v
 }
 
 // isLoopback reports whether addr is a loopback address.
