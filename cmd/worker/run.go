@@ -150,6 +150,21 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 	}
 	started = true
 
+	// The database collector: registered unless --db-metrics=off; with
+	// auto it collects only while this worker is River's leader (River's
+	// elector writes river.Config.ID into river_leader), so one member of
+	// the fleet exports the database's figures at a time.
+	if cfg.dbMetrics != dbMetricsOff {
+		dbc := metrics.DBConfig{DB: pool, Queues: queueNames(cfg.queues), Logger: logger}
+		if cfg.dbMetrics == dbMetricsAuto {
+			dbc.LeaderID = cfg.id
+		}
+		if err := m.RegisterDB(dbc); err != nil {
+			stopRiver(w, nil, 0, logger)
+			return fail(err)
+		}
+	}
+
 	h := &health{ping: pool.Ping, lastHeartbeat: w.LastHeartbeat, deadAfter: cfg.deadAfter, now: time.Now}
 	serveErr := make(chan error, 1)
 	if cfg.metricsAddr != "" {
@@ -178,6 +193,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 		slog.String("version", version),
 		slog.String("log_format", format),
 		slog.Bool("poll_only", cfg.pollOnly),
+		slog.String("db_metrics", cfg.dbMetrics),
 	)
 
 	var fatal error
@@ -278,6 +294,15 @@ func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
+}
+
+// queueNames lists the names of qs.
+func queueNames(qs []queue) []string {
+	out := make([]string, len(qs))
+	for i, q := range qs {
+		out[i] = q.name
+	}
+	return out
 }
 
 // isLoopback reports whether addr is a loopback address.

@@ -198,6 +198,12 @@ nodes:
 		`quantumflow_jobs_running{queue="default"} 0`,
 		`quantumflow_job_duration_seconds_bucket{kind="noop",le="0.001"}`,
 		`quantumflow_dead_workers_total 0`,
+		`quantumflow_db_collector_up 1`, // --db-metrics=auto: the lone worker leads
+		`quantumflow_workflows{status="running"} 0`,
+		`quantumflow_queue_jobs{queue="other",state="available"} 0`,
+		`quantumflow_workflow_duration_seconds_count{outcome="completed"} 1`,
+		`quantumflow_job_wait_seconds_count{queue="default"} 2`,
+		`quantumflow_node_promotion_seconds_count{queue="default"} 2`,
 		"go_goroutines ",
 	}
 	for {
