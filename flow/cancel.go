@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/quantumflow/quantumflow/flowtype"
 	"github.com/quantumflow/quantumflow/internal/observe"
+	"github.com/quantumflow/quantumflow/internal/release"
 	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
@@ -30,50 +32,63 @@ type CancelResult struct {
 // *StateError matching ErrAlreadyFinished for a finished workflow.
 func (c *Client) Cancel(ctx context.Context, id string) (*CancelResult, error) {
 	var res *CancelResult
+	var took time.Duration
 	err := c.inTx(ctx, "cancel workflow "+id, func(tx pgx.Tx) error {
 		var err error
-		res, err = c.CancelTx(ctx, tx, id)
+		res, took, err = c.cancelTxTimed(ctx, tx, id)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.report(observe.Stats{Finished: map[flowtype.WorkflowState]int{flowtype.WorkflowCancelled: 1}})
+	c.report(observe.Stats{
+		Finished: map[flowtype.WorkflowState]int{flowtype.WorkflowCancelled: 1},
+		Timings:  []observe.Timing{{Status: flowtype.WorkflowCancelled, Took: took}},
+	})
 	return res, nil
 }
 
 // CancelTx is Cancel in the caller's transaction.
 func (c *Client) CancelTx(ctx context.Context, tx pgx.Tx, id string) (*CancelResult, error) {
-	if err := validateID(id); err != nil {
-		return nil, err
-	}
-	res, err := c.cancelTx(ctx, tx, id)
-	if err != nil {
-		return nil, fmt.Errorf("cancel workflow %s: %w", id, err)
-	}
-	return res, nil
+	res, _, err := c.cancelTxTimed(ctx, tx, id)
+	return res, err
 }
 
-func (c *Client) cancelTx(ctx context.Context, tx pgx.Tx, id string) (*CancelResult, error) {
-	tag, err := tx.Exec(ctx, `
-UPDATE qf_workflow SET status = 'cancelled', finished_at = now(), started_at = coalesce(started_at, now())
-WHERE id = $1 AND status IN ('pending', 'running')`, id)
-	if err != nil {
-		return nil, err
+// cancelTxTimed is CancelTx, also returning how long the workflow took
+// (for the Observer).
+func (c *Client) cancelTxTimed(ctx context.Context, tx pgx.Tx, id string) (*CancelResult, time.Duration, error) {
+	if err := validateID(id); err != nil {
+		return nil, 0, err
 	}
-	if tag.RowsAffected() == 0 {
+	res, took, err := c.cancelTx(ctx, tx, id)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cancel workflow %s: %w", id, err)
+	}
+	return res, took, nil
+}
+
+func (c *Client) cancelTx(ctx context.Context, tx pgx.Tx, id string) (*CancelResult, time.Duration, error) {
+	var took float64
+	err := tx.QueryRow(ctx, `
+UPDATE qf_workflow w SET status = 'cancelled', finished_at = now(), started_at = coalesce(started_at, now())
+WHERE id = $1 AND status IN ('pending', 'running')
+RETURNING `+release.SQLWorkflowSeconds, id).Scan(&took)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, 0, err
+	}
+	if err != nil {
 		var status flowtype.WorkflowState
 		err := tx.QueryRow(ctx, `SELECT status FROM qf_workflow WHERE id = $1`, id).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, ErrNotFound
+			return nil, 0, ErrNotFound
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return nil, &StateError{WorkflowID: id, State: status, Reason: ErrAlreadyFinished}
+		return nil, 0, &StateError{WorkflowID: id, State: status, Reason: ErrAlreadyFinished}
 	}
 
-	tag, err = tx.Exec(ctx, `
+	tag, err := tx.Exec(ctx, `
 WITH locked AS (
     SELECT idx FROM qf_node
     WHERE workflow_id = $1 AND state IN ('waiting', 'enqueued', 'active')
@@ -84,19 +99,19 @@ UPDATE qf_node q SET state = 'cancelled', finished_at = now()
 FROM locked l
 WHERE q.workflow_id = $1 AND q.idx = l.idx AND q.state IN ('waiting', 'enqueued', 'active')`, id)
 	if err != nil {
-		return nil, fmt.Errorf("nodes: %w", err)
+		return nil, 0, fmt.Errorf("nodes: %w", err)
 	}
 	res := &CancelResult{Nodes: int(tag.RowsAffected())}
 
 	jobIDs, err := riverjob.LiveIDsTx(ctx, tx, id)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for _, jobID := range jobIDs {
 		if _, err := c.env.Inserter.JobCancelTx(ctx, tx, jobID); err != nil {
-			return nil, fmt.Errorf("job %d: %w", jobID, err)
+			return nil, 0, fmt.Errorf("job %d: %w", jobID, err)
 		}
 		res.Jobs++
 	}
-	return res, nil
+	return res, release.SecondsDuration(took), nil
 }

@@ -1,6 +1,8 @@
 package flow
 
 import (
+	"time"
+
 	"github.com/quantumflow/quantumflow/flowtype"
 	"github.com/quantumflow/quantumflow/internal/observe"
 )
@@ -24,6 +26,13 @@ type Observer interface {
 	// completed, failed or cancelled.
 	WorkflowsFinished(status flowtype.WorkflowState, n int)
 
+	// WorkflowDuration reports one workflow that reached a final status
+	// (completed, failed or cancelled) and how long it took: from its
+	// start (the first of its jobs that started) to its end, or from its
+	// submission when it never started. Called once per workflow, after
+	// WorkflowsFinished for the same transaction.
+	WorkflowDuration(status flowtype.WorkflowState, d time.Duration)
+
 	// WorkersSwept reports a sweep by this process that declared dead
 	// workers dead (their heartbeat went stale) and handed back jobs they
 	// were running: requeued to run again, discarded when that was their
@@ -46,7 +55,8 @@ var (
 	_ Observer         = observe.Observer(nil)
 )
 
-func (ObserverDefaults) NodesReleased(int)                             {}
-func (ObserverDefaults) WorkflowsFinished(flowtype.WorkflowState, int) {}
-func (ObserverDefaults) WorkersSwept(int, int, int)                    {}
-func (ObserverDefaults) CompletionBatch(int)                           {}
+func (ObserverDefaults) NodesReleased(int)                                      {}
+func (ObserverDefaults) WorkflowsFinished(flowtype.WorkflowState, int)          {}
+func (ObserverDefaults) WorkflowDuration(flowtype.WorkflowState, time.Duration) {}
+func (ObserverDefaults) WorkersSwept(int, int, int)                             {}
+func (ObserverDefaults) CompletionBatch(int)                                    {}

@@ -79,14 +79,60 @@ nodes:
 		{"quantumflow_jobs_worked_total", map[string]string{"kind": "fail", "outcome": "errored"}, 1},
 		{"quantumflow_jobs_worked_total", map[string]string{"kind": "fail", "outcome": "completed"}, 0},
 	}
+	hists := []struct {
+		name   string
+		labels map[string]string
+		n      uint64
+	}{
+		{"quantumflow_workflow_duration_seconds", map[string]string{"outcome": "failed"}, 1},
+		{"quantumflow_workflow_duration_seconds", map[string]string{"outcome": "completed"}, 0},
+		{"quantumflow_job_wait_seconds", map[string]string{"queue": river.QueueDefault}, 3},
+		{"quantumflow_node_promotion_seconds", map[string]string{"queue": river.QueueDefault}, 3},
+	}
 	b.eventually(t, "the workflow's counts", func(fams map[string]*dto.MetricFamily) bool {
 		for _, w := range want {
 			if !has(fams, w.name, w.labels, w.n) {
 				return false
 			}
 		}
+		for _, h := range hists {
+			m, ok := lookup(fams, h.name, h.labels)
+			if !ok || m.GetHistogram().GetSampleCount() != h.n {
+				return false
+			}
+		}
 		return true
 	})
+}
+
+// TestWorkflowDurationOfCancel cancels a workflow that never started: its
+// duration is observed under outcome cancelled, from its submission.
+func TestWorkflowDurationOfCancel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	m := metrics.New()
+	client, err := flow.NewClient(db.Pool, &flow.Config{Observer: m.Observer(), Logger: discard})
+	require.NoError(t, err)
+	spec, err := dag.ParseBytes([]byte(`
+name: metrics-cancel
+nodes:
+  - {id: a, kind: noop}
+`))
+	require.NoError(t, err)
+	wf, err := client.Submit(ctx, spec, nil)
+	require.NoError(t, err)
+	time.Sleep(20 * time.Millisecond)
+	_, err = client.Cancel(ctx, wf.ID)
+	require.NoError(t, err)
+
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(srv.Close)
+	fams := (&testBundle{m: m, server: srv}).scrape(t)
+	h := sample(t, fams, "quantumflow_workflow_duration_seconds", map[string]string{"outcome": "cancelled"}).GetHistogram()
+	require.Equal(t, uint64(1), h.GetSampleCount())
+	require.GreaterOrEqual(t, h.GetSampleSum(), 0.02, "measured from created_at, since it never started")
+	require.Less(t, h.GetSampleSum(), 10.0)
 }
 
 // TestDeadWorkerSweep lets a fleet member's heartbeat go stale while its

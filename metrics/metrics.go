@@ -82,6 +82,20 @@ var DurationBuckets = []float64{
 	1, 2.5, 5, 10, 30, 60, 120, 300,
 }
 
+// WaitBuckets are the upper bounds, in seconds, of the buckets of
+// quantumflow_job_wait_seconds and quantumflow_node_promotion_seconds: from
+// 1 ms to 1 h, since a backlog can hold jobs for long.
+var WaitBuckets = []float64{
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+	1, 2.5, 5, 10, 30, 60, 300, 900, 3600,
+}
+
+// WorkflowBuckets are the upper bounds, in seconds, of the buckets of
+// quantumflow_workflow_duration_seconds: from 10 ms to 1 day.
+var WorkflowBuckets = []float64{
+	0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 86400,
+}
+
 // Metrics holds a worker process's metrics and the registry that exposes
 // them. Create it with New. It is safe for concurrent use.
 type Metrics struct {
@@ -97,6 +111,9 @@ type Metrics struct {
 	jobsRescued       *prometheus.CounterVec
 	workerInfo        *prometheus.GaugeVec
 	completionBatch   prometheus.Histogram
+	jobWait           *prometheus.HistogramVec
+	nodePromotion     *prometheus.HistogramVec
+	workflowDuration  *prometheus.HistogramVec
 }
 
 // New returns Metrics registered in a new private registry, together with the
@@ -142,6 +159,21 @@ func New() *Metrics {
 			Help:    "Nodes completed per committed transaction of the batched completion path in this process.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 .. 1024
 		}),
+		jobWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "quantumflow_job_wait_seconds",
+			Help:    "Time River jobs started by this process waited to start: from scheduled_at (when the job became due) to attempted_at (when it was fetched), by queue; observed at every attempt.",
+			Buckets: WaitBuckets,
+		}, []string{"queue"}),
+		nodePromotion: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "quantumflow_node_promotion_seconds",
+			Help:    "Time from a workflow node's release (its River job's created_at: the transaction in which its last dep became final) to its first attempt's start in this process, by queue.",
+			Buckets: WaitBuckets,
+		}, []string{"queue"}),
+		workflowDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "quantumflow_workflow_duration_seconds",
+			Help:    "Time workflows that reached a final status in a transaction run by this process took, from their start (their submission when they never started) to their end, by outcome (completed, failed, cancelled).",
+			Buckets: WorkflowBuckets,
+		}, []string{"outcome"}),
 		workerInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "quantumflow_worker_info",
 			Help: "Always 1; its labels name this worker process: River client id and version.",
@@ -160,12 +192,16 @@ func New() *Metrics {
 		m.jobsRescued,
 		m.workerInfo,
 		m.completionBatch,
+		m.jobWait,
+		m.nodePromotion,
+		m.workflowDuration,
 	)
 	// The final statuses start at zero, so that rate() over them works
 	// before the first workflow finishes.
 	for _, s := range flowtype.WorkflowStates() {
 		if s.IsFinal() {
 			m.workflowsFinished.WithLabelValues(string(s))
+			m.workflowDuration.WithLabelValues(string(s))
 		}
 	}
 	m.jobsRescued.WithLabelValues(RescueRequeued)
@@ -198,11 +234,15 @@ func (m *Metrics) InitKinds(kinds ...string) {
 
 // SetQueues sets quantumflow_queue_max_workers for each queue to its maximum
 // number of concurrent jobs, and creates quantumflow_jobs_running for it at
-// zero. Together they give a queue's saturation.
+// zero. Together they give a queue's saturation. It also creates the
+// queue's quantumflow_job_wait_seconds and quantumflow_node_promotion_seconds
+// at zero.
 func (m *Metrics) SetQueues(maxWorkers map[string]int) {
 	for q, n := range maxWorkers {
 		m.queueMaxWorkers.WithLabelValues(q).Set(float64(n))
 		m.jobsRunning.WithLabelValues(q)
+		m.jobWait.WithLabelValues(q)
+		m.nodePromotion.WithLabelValues(q)
 	}
 }
 
@@ -215,7 +255,11 @@ func (m *Metrics) SetWorkerInfo(id, version string) {
 
 // Middleware returns the River worker middleware that counts every job's
 // Work call in quantumflow_jobs_worked_total, times it in
-// quantumflow_job_duration_seconds and tracks it in quantumflow_jobs_running.
+// quantumflow_job_duration_seconds, tracks it in quantumflow_jobs_running and
+// records, as it starts, how long the job waited
+// (quantumflow_job_wait_seconds) and, for a workflow node's first attempt,
+// how long the node took from its release to its start
+// (quantumflow_node_promotion_seconds).
 // Install it first in river.Config.WorkerMiddleware so that it wraps the
 // other middleware (flow's completion transaction included) and sees the
 // outcome River sees.
@@ -224,8 +268,9 @@ func (m *Metrics) Middleware() rivertype.WorkerMiddleware {
 }
 
 // Observer returns a flow.Observer that feeds quantumflow_nodes_released_total,
-// quantumflow_workflows_finished_total, quantumflow_dead_workers_total and
-// quantumflow_jobs_rescued_total. Set it as flow.Config.Observer.
+// quantumflow_workflows_finished_total, quantumflow_workflow_duration_seconds,
+// quantumflow_dead_workers_total and quantumflow_jobs_rescued_total. Set it as
+// flow.Config.Observer.
 func (m *Metrics) Observer() flow.Observer {
 	return &observer{m: m}
 }
@@ -252,6 +297,10 @@ func (o *observer) WorkflowsFinished(status flowtype.WorkflowState, n int) {
 	if n > 0 {
 		o.m.workflowsFinished.WithLabelValues(string(status)).Add(float64(n))
 	}
+}
+
+func (o *observer) WorkflowDuration(status flowtype.WorkflowState, d time.Duration) {
+	o.m.workflowDuration.WithLabelValues(string(status)).Observe(max(d, 0).Seconds())
 }
 
 func (o *observer) CompletionBatch(nodes int) {

@@ -94,3 +94,13 @@ func TestHelp(t *testing.T) {
 		})
 	}
 }
+
+// TestVersionFlag: --version prints the module version and commit that the
+// build recorded (debug.ReadBuildInfo) without touching a database.
+func TestVersionFlag(t *testing.T) {
+	t.Parallel()
+	stdout, _, err := runCLI(t, "--version", "--database-url", "postgres://qf@127.0.0.1:1/qf")
+	require.NoError(t, err)
+	require.Equal(t, "enqueue "+cliutil.ReadBuild().String()+"\n", stdout)
+	require.Regexp(t, `^enqueue \S+ \(commit (unknown|[0-9a-f]{40})(, modified)?\)\n$`, stdout)
+}

@@ -102,6 +102,7 @@ nothing written; 4 a followed workflow ended failed or cancelled.`,
 		DisableFlagsInUseLine:      true,
 		SuggestionsMinimumDistance: 2,
 		SilenceUsage:               true,
+		Version:                    cliutil.ReadBuild().String(),
 		Args:                       cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -125,6 +126,7 @@ nothing written; 4 a followed workflow ended failed or cancelled.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErr(cmd, "%s", err)
 	})
+	root.SetVersionTemplate(cliutil.VersionTemplate)
 	root.AddCommand(
 		a.submitCmd(),
 		a.statusCmd(),

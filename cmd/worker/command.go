@@ -90,6 +90,7 @@ func newRootCommand(p *proc, a actions) *cobra.Command {
 		Example:       "  DATABASE_URL=postgres://app@db:5432/app worker --queues default=100,bulk=10\n  worker migrate --database-url postgres://app@db:5432/app",
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       cliutil.ReadBuild().String(),
 		Args:          noArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return applyEnv(cmd.Flags(), p.getenv, o)
@@ -149,6 +150,7 @@ idempotent and safe to run from several processes at once. -o json prints
 			return cliutil.WithCode(cliutil.ExitUsage, err)
 		})
 	}
+	root.SetVersionTemplate(cliutil.VersionTemplate)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetOut(p.stdout)
 	root.SetErr(p.stderr)

@@ -27,9 +27,16 @@ const (
 	fetchCooldownDefault     = 2 * time.Millisecond
 	fetchPollIntervalDefault = 100 * time.Millisecond
 	jobTimeoutDefault        = river.JobTimeoutDefault
+	dbMetricsDefault         = dbMetricsAuto
 
 	// metricsOff is the --metrics-addr value that disables the HTTP server.
 	metricsOff = "off"
+
+	// Values of --db-metrics: collect the database's figures at scrape time
+	// while this worker is River's leader (auto), always (on), or never.
+	dbMetricsAuto = "auto"
+	dbMetricsOn   = "on"
+	dbMetricsOff  = "off"
 
 	// poolConnsCap caps the derived pool size.
 	poolConnsCap = 40
@@ -79,6 +86,7 @@ type options struct {
 	migrate           bool
 	pollOnly          bool
 	poolIdleTimeout   time.Duration
+	dbMetrics         string
 
 	// fromEnv maps a flag name to the environment variable its value came
 	// from, for error messages.
@@ -107,6 +115,7 @@ type config struct {
 	migrate           bool
 	pollOnly          bool
 	poolIdleTimeout   time.Duration
+	dbMetrics         string // auto, on or off
 }
 
 // addCommonFlags adds the flags that every subcommand takes.
@@ -130,6 +139,7 @@ func addRunFlags(fs *pflag.FlagSet, o *options) {
 	fs.DurationVar(&o.jobTimeout, "job-timeout", jobTimeoutDefault, "River's JobTimeout for jobs whose worker and node set none (0: River's default, 1m); never negative, since River's rescuer never rescues a job without a timeout")
 	fs.BoolVar(&o.migrate, "migrate", false, "apply the database migrations before starting (as 'worker migrate' does)")
 	fs.BoolVar(&o.pollOnly, "poll-only", false, "never LISTEN: find new jobs by polling every --fetch-poll-interval (River's PollOnly); for PgBouncer in transaction mode, with default_query_exec_mode=exec in the database URL")
+	fs.StringVar(&o.dbMetrics, "db-metrics", dbMetricsDefault, "export the database's figures (queue depths, workflows pending and running, fleet members) from /metrics, read at scrape time: auto (only while this worker is River's leader, so one member of the fleet does), on (always) or off")
 	fs.DurationVar(&o.poolIdleTimeout, "pool-idle-timeout", poolIdleTimeoutDefault, "close a database connection once it has been idle this long (at least 100ms)")
 }
 
@@ -155,7 +165,7 @@ func annotateEnv(fs *pflag.FlagSet) {
 func applyEnv(fs *pflag.FlagSet, getenv func(string) string, o *options) error {
 	var firstErr error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Changed || f.Name == "help" || firstErr != nil {
+		if f.Changed || f.Name == "help" || f.Name == "version" || firstErr != nil {
 			return
 		}
 		name := envName(f.Name)
@@ -222,6 +232,7 @@ func (o *options) config(newID func() string) (*config, error) {
 		migrate:           o.migrate,
 		pollOnly:          o.pollOnly,
 		poolIdleTimeout:   o.poolIdleTimeout,
+		dbMetrics:         o.dbMetrics,
 	}
 	var err error
 	if c.queues, err = parseQueues(o.queues); err != nil {
@@ -262,6 +273,11 @@ func (o *options) config(newID func() string) (*config, error) {
 	}
 	if c.poolIdleTimeout < 100*time.Millisecond {
 		return nil, o.flagErr("pool-idle-timeout", "must be at least 100ms (got %s)", c.poolIdleTimeout)
+	}
+	switch c.dbMetrics {
+	case dbMetricsAuto, dbMetricsOn, dbMetricsOff:
+	default:
+		return nil, o.flagErr("db-metrics", "unknown value %q (want auto, on or off)", c.dbMetrics)
 	}
 	if c.jobTimeout < 0 {
 		return nil, o.flagErr("job-timeout", "must not be negative (got %s): River's rescuer never rescues a job that has no timeout", c.jobTimeout)

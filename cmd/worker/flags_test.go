@@ -65,6 +65,7 @@ func TestFlagsDefaults(t *testing.T) {
 		fetchPollInterval: 100 * time.Millisecond,
 		jobTimeout:        time.Minute,
 		poolIdleTimeout:   10 * time.Second,
+		dbMetrics:         "auto",
 	}, got.cfg)
 	require.Equal(t, slog.LevelInfo, got.level)
 }
@@ -85,6 +86,7 @@ func TestFlagsFromEnvAndFlagsWin(t *testing.T) {
 		"QF_FETCH_POLL_INTERVAL": "1s",
 		"QF_JOB_TIMEOUT":         "0s",
 		"QF_MIGRATE":             "true",
+		"QF_DB_METRICS":          "on",
 	}
 	got, code, _, stderr := parse(t, nil, env)
 	require.Equal(t, cliutil.ExitOK, code, stderr)
@@ -102,6 +104,7 @@ func TestFlagsFromEnvAndFlagsWin(t *testing.T) {
 		jobTimeout:        0,
 		migrate:           true,
 		poolIdleTimeout:   10 * time.Second,
+		dbMetrics:         "on",
 	}, got.cfg)
 	require.Equal(t, slog.LevelDebug, got.level)
 
@@ -111,6 +114,7 @@ func TestFlagsFromEnvAndFlagsWin(t *testing.T) {
 		"--shutdown-grace", "0s", "--log-level", "warn", "--id", "flag-id",
 		"--heartbeat-interval", "1s", "--dead-after", "3s", "--pool-max-conns", "0",
 		"--fetch-cooldown", "1ms", "--fetch-poll-interval", "1ms", "--job-timeout", "2m", "--migrate=false",
+		"--db-metrics", "off",
 	}, env)
 	require.Equal(t, cliutil.ExitOK, code, stderr)
 	require.Equal(t, &config{
@@ -126,6 +130,7 @@ func TestFlagsFromEnvAndFlagsWin(t *testing.T) {
 		fetchPollInterval: time.Millisecond,
 		jobTimeout:        2 * time.Minute,
 		poolIdleTimeout:   10 * time.Second,
+		dbMetrics:         "off",
 	}, got.cfg)
 	require.Equal(t, slog.LevelWarn, got.level)
 }
@@ -162,6 +167,7 @@ func TestFlagsInvalid(t *testing.T) {
 		{"fetch cooldown zero", []string{"--fetch-cooldown", "0s"}, db, []string{"--fetch-cooldown:", "at least 1ms"}},
 		{"poll shorter than cooldown", []string{"--fetch-cooldown", "50ms", "--fetch-poll-interval", "10ms"}, db, []string{"--fetch-poll-interval:", "--fetch-cooldown"}},
 		{"negative job timeout", []string{"--job-timeout", "-1ns"}, db, []string{"--job-timeout:", "never rescues"}},
+		{"bad db-metrics", []string{"--db-metrics", "leader"}, db, []string{"--db-metrics:", `"leader"`, "auto, on or off"}},
 		{"bad log level", []string{"--log-level", "loud"}, db, []string{"--log-level:", "unknown log level"}},
 		{"bad log format", []string{"--log-format", "xml"}, db, []string{"--log-format:", `"xml"`}},
 		{"bad log format from env", nil, map[string]string{"DATABASE_URL": testDBURL, "QF_LOG_FORMAT": "xml"}, []string{"--log-format (from QF_LOG_FORMAT):"}},
@@ -240,4 +246,20 @@ func TestParseQueuesKeepsOrder(t *testing.T) {
 	qs, err := parseQueues("z=1,a=2,m_x=3")
 	require.NoError(t, err)
 	require.Equal(t, "z=1,a=2,m_x=3", queueString(qs))
+}
+
+// TestVersionFlag: --version prints the module version and commit that the
+// build recorded (debug.ReadBuildInfo), needs no database and runs nothing.
+func TestVersionFlag(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--version"}, {"-v"}} {
+		got, code, stdout, stderr := parse(t, args, map[string]string{"QF_QUEUES": "bad"})
+		require.Equal(t, cliutil.ExitOK, code, stderr)
+		require.Empty(t, stderr)
+		b := cliutil.ReadBuild()
+		require.Equal(t, "worker "+b.String()+"\n", stdout)
+		require.Regexp(t, `^worker \S+ \(commit (unknown|[0-9a-f]{40})(, modified)?\)\n$`, stdout)
+		require.Nil(t, got.cfg, "the worker did not run")
+		require.False(t, got.ranMigrate)
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -67,7 +66,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 		logger.Error("worker failed", slog.String("error", cliutil.Redact(err.Error())))
 		return loggedError{err}
 	}
-	version := buildVersion()
+	version := cliutil.ReadBuild().Version()
 	db := cliutil.Describe(cfg.databaseURL)
 	started := false
 	defer func() {
@@ -151,6 +150,21 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 	}
 	started = true
 
+	// The database collector: registered unless --db-metrics=off; with
+	// auto it collects only while this worker is River's leader (River's
+	// elector writes river.Config.ID into river_leader), so one member of
+	// the fleet exports the database's figures at a time.
+	if cfg.dbMetrics != dbMetricsOff {
+		dbc := metrics.DBConfig{DB: pool, Queues: queueNames(cfg.queues), Logger: logger}
+		if cfg.dbMetrics == dbMetricsAuto {
+			dbc.LeaderID = cfg.id
+		}
+		if err := m.RegisterDB(dbc); err != nil {
+			stopRiver(w, nil, 0, logger)
+			return fail(err)
+		}
+	}
+
 	h := &health{ping: pool.Ping, lastHeartbeat: w.LastHeartbeat, deadAfter: cfg.deadAfter, now: time.Now}
 	serveErr := make(chan error, 1)
 	if cfg.metricsAddr != "" {
@@ -179,6 +193,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 		slog.String("version", version),
 		slog.String("log_format", format),
 		slog.Bool("poll_only", cfg.pollOnly),
+		slog.String("db_metrics", cfg.dbMetrics),
 	)
 
 	var fatal error
@@ -281,32 +296,13 @@ func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
 }
 
-// buildVersion is the module version the binary was built from, with the
-// VCS revision when the build recorded one.
-func buildVersion() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
+// queueNames lists the names of qs.
+func queueNames(qs []queue) []string {
+	out := make([]string, len(qs))
+	for i, q := range qs {
+		out[i] = q.name
 	}
-	v := info.Main.Version
-	var rev, dirty string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
-		}
-	}
-	if (v == "" || v == "(devel)") && rev != "" {
-		return rev[:min(12, len(rev))] + dirty
-	}
-	if v == "" {
-		return "(devel)"
-	}
-	return v
+	return out
 }
 
 // isLoopback reports whether addr is a loopback address.

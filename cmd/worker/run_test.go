@@ -163,7 +163,7 @@ func TestRunMigratesServesAndStops(t *testing.T) {
 	require.NotEmpty(t, id)
 	require.Equal(t, "default=4,other=2", started["queues"])
 	require.Equal(t, db.Schema, started["schema"])
-	require.NotEmpty(t, started["version"])
+	require.Equal(t, cliutil.ReadBuild().Version(), started["version"])
 
 	require.Equal(t, "ok\n", waitStatus(t, base+"/healthz", http.StatusOK))
 	require.Equal(t, "ok\n", waitStatus(t, base+"/readyz", http.StatusOK))
@@ -189,7 +189,7 @@ nodes:
 	// after the observer heard that the workflow finished.
 	wants := []string{
 		`quantumflow_workflows_finished_total{status="completed"} 1`,
-		`quantumflow_worker_info{id="` + id + `",version=`,
+		`quantumflow_worker_info{id="` + id + `",version="` + cliutil.ReadBuild().Version() + `"} 1`,
 		`quantumflow_jobs_worked_total{kind="noop",outcome="completed"} 1`,
 		`quantumflow_jobs_worked_total{kind="echo",outcome="completed"} 1`,
 		`quantumflow_jobs_worked_total{kind="sleep",outcome="completed"} 0`,
@@ -198,6 +198,12 @@ nodes:
 		`quantumflow_jobs_running{queue="default"} 0`,
 		`quantumflow_job_duration_seconds_bucket{kind="noop",le="0.001"}`,
 		`quantumflow_dead_workers_total 0`,
+		`quantumflow_db_collector_up 1`, // --db-metrics=auto: the lone worker leads
+		`quantumflow_workflows{status="running"} 0`,
+		`quantumflow_queue_jobs{queue="other",state="available"} 0`,
+		`quantumflow_workflow_duration_seconds_count{outcome="completed"} 1`,
+		`quantumflow_job_wait_seconds_count{queue="default"} 2`,
+		`quantumflow_node_promotion_seconds_count{queue="default"} 2`,
 		"go_goroutines ",
 	}
 	for {

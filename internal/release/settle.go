@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -39,11 +40,13 @@ type engine struct {
 	ready []riverjob.Leaf
 	// finished counts workflows that reached a final status, by status.
 	finished map[flowtype.WorkflowState]int
+	// timings holds those workflows' durations.
+	timings []observe.Timing
 }
 
 // stats returns what the engine did, for the Observer.
 func (e *engine) stats() observe.Stats {
-	return observe.Stats{Released: len(e.ready), Finished: e.finished}
+	return observe.Stats{Released: len(e.ready), Finished: e.finished, Timings: e.timings}
 }
 
 // settle propagates the given final nodes until nothing more changes:
@@ -298,17 +301,20 @@ func (e *engine) rollUpWorkflows(ctx context.Context, fin []finished) error {
 	if err != nil {
 		return fmt.Errorf("roll up workflows: %w", err)
 	}
-	statuses, err := pgx.CollectRows(rows, pgx.RowTo[flowtype.WorkflowState])
-	if err != nil {
-		return fmt.Errorf("roll up workflows: %w", err)
-	}
-	for _, s := range statuses {
-		if s.IsFinal() {
+	var status flowtype.WorkflowState
+	var took float64
+	_, err = pgx.ForEachRow(rows, []any{&status, &took}, func() error {
+		if status.IsFinal() {
 			if e.finished == nil {
 				e.finished = map[flowtype.WorkflowState]int{}
 			}
-			e.finished[s]++
+			e.finished[status]++
+			e.timings = append(e.timings, observe.Timing{Status: status, Took: SecondsDuration(took)})
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("roll up workflows: %w", err)
 	}
 	return nil
 }
@@ -341,7 +347,7 @@ UPDATE qf_workflow w SET
         END
     FROM locked d
     WHERE w.id = d.id AND w.status IN ('pending', 'running')
-RETURNING w.status`
+RETURNING w.status, ` + SQLWorkflowSeconds
 
 // sqlLockDeltas starts the counter statements: d holds per-node deltas
 // ($1 workflow ids, $2 node indexes, $3 finished count n, $4 failure count
@@ -411,4 +417,18 @@ func LikePrefix(s string) string {
 		out = append(out, s[i])
 	}
 	return string(out)
+}
+
+// SQLWorkflowSeconds, in the RETURNING list of a statement that may finish
+// a workflow (aliased w), is how long it took in seconds: from started_at,
+// or from created_at when the same statement set started_at (a workflow
+// that never started: now() is the transaction's start, so started_at =
+// finished_at), to finished_at; 0 while it is not finished. It costs no
+// extra query.
+const SQLWorkflowSeconds = `coalesce(extract(epoch FROM w.finished_at -
+    CASE WHEN w.started_at < w.finished_at THEN w.started_at ELSE w.created_at END)::float8, 0)`
+
+// SecondsDuration converts seconds from SQL to a duration, never negative.
+func SecondsDuration(s float64) time.Duration {
+	return time.Duration(max(s, 0) * float64(time.Second))
 }
