@@ -251,6 +251,9 @@ func (w *Worker) rejoin(old *generation) {
 	}
 	w.mu.Unlock()
 	ctx := context.Background()
+	// Cancel first, so that each job's context ends with ErrDeclaredDead
+	// rather than with River's stop.
+	cancelled := w.client.env.Held.CancelAll(ErrDeclaredDead)
 	oldStopped := make(chan struct{})
 	go func() {
 		defer close(oldStopped)
@@ -258,7 +261,6 @@ func (w *Worker) rejoin(old *generation) {
 		defer cancel()
 		_ = old.rc.Stop(stopCtx) // stops fetching now; returns once its jobs did
 	}()
-	cancelled := w.client.env.Held.CancelAll(ErrDeclaredDead)
 	g, err := w.start(ctx, NewWorkerID())
 	if err != nil {
 		w.logger.Error("flow: rejoining the fleet under a new id failed; stopping", slog.String("old_id", old.member.ID()), slog.String("error", err.Error()))

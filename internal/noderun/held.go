@@ -30,6 +30,8 @@ type Held struct {
 type heldJob struct {
 	calls  int // Work calls in flight
 	cancel context.CancelCauseFunc
+	// dead is set by CancelAll: the fleet handed the job to another worker.
+	dead bool
 }
 
 // NewHeld returns an empty, unarmed set.
@@ -96,7 +98,19 @@ func (h *Held) CancelAll(cause error) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, j := range h.running {
+		j.dead = true
 		j.cancel(cause)
 	}
 	return len(h.running)
+}
+
+// handedOn reports whether CancelAll cancelled the running job id: its
+// worker was declared dead and the job given to another. The middleware
+// asks this rather than the context's cause, which River may have set
+// first (it cancels jobs' contexts when its client stops).
+func (h *Held) handedOn(id int64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	j := h.running[id]
+	return j != nil && j.dead
 }

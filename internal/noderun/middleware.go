@@ -93,7 +93,7 @@ func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 		defer cancel()
 	}
 	err := doInner(outputSpy{Context: workCtx, touched: &run.recordedOutput})
-	if errors.Is(context.Cause(ctx), ErrDeclaredDead) {
+	if h := m.env.Held; h != nil && h.handedOn(job.ID) {
 		// The fleet handed this job to another worker: record nothing, and
 		// return only once River's write of this stale attempt can no
 		// longer land on the new owner's run.
