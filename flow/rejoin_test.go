@@ -22,14 +22,18 @@ func (StubbornArgs) Kind() string { return "stubborn" }
 
 type stubbornWorker struct {
 	river.WorkerDefaults[StubbornArgs]
-	mu     sync.Mutex
-	causes []error // why each first attempt's context ended
+	mu      sync.Mutex
+	started int     // first attempts that entered Work
+	causes  []error // why each first attempt's context ended
 }
 
 func (w *stubbornWorker) Work(ctx context.Context, job *river.Job[StubbornArgs]) error {
 	if job.Attempt > 1 {
 		return nil
 	}
+	w.mu.Lock()
+	w.started++
+	w.mu.Unlock()
 	<-ctx.Done()
 	w.mu.Lock()
 	w.causes = append(w.causes, context.Cause(ctx))
@@ -76,10 +80,9 @@ func TestWorkerDeclaredDeadRejoins(t *testing.T) {
 
 	id := b.submitYAML(t, "name: rejoin\nnodes:\n  - {id: s, kind: stubborn, max_attempts: 3}\n")
 	require.Eventually(t, func() bool {
-		var running bool
-		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job
-WHERE metadata @> jsonb_build_object('qf_wf', $1::text) AND state = 'running')`, id).Scan(&running))
-		return running
+		stubborn.mu.Lock()
+		defer stubborn.mu.Unlock()
+		return stubborn.started == 1
 	}, waitLong, 10*time.Millisecond, "the job never started")
 
 	// What another member's sweep does to a worker whose heartbeat went

@@ -253,7 +253,7 @@ func (w *Worker) rejoin(old *generation) {
 	ctx := context.Background()
 	// Cancel first, so that each job's context ends with ErrDeclaredDead
 	// rather than with River's stop.
-	cancelled := w.client.env.Held.CancelAll(ErrDeclaredDead)
+	cancelled := w.client.env.Held.CancelAll(old.member.ID())
 	oldStopped := make(chan struct{})
 	go func() {
 		defer close(oldStopped)

@@ -23,12 +23,17 @@ type Held struct {
 	armed atomic.Bool
 
 	mu      sync.Mutex
-	running map[int64]*heldJob
+	running map[int64]int // job id -> Work calls in flight
+	calls   map[*heldCall]struct{}
 	done    map[int64]time.Time
+	// deadHolders are River client ids the fleet declared dead: a job of
+	// theirs that enters Work after CancelAll is handed on at once.
+	deadHolders map[string]bool
 }
 
-type heldJob struct {
-	calls  int // Work calls in flight
+// heldCall is one Work call in flight.
+type heldCall struct {
+	id     int64
 	cancel context.CancelCauseFunc
 	// dead is set by CancelAll: the fleet handed the job to another worker.
 	dead bool
@@ -36,7 +41,7 @@ type heldJob struct {
 
 // NewHeld returns an empty, unarmed set.
 func NewHeld() *Held {
-	return &Held{running: map[int64]*heldJob{}, done: map[int64]time.Time{}}
+	return &Held{running: map[int64]int{}, calls: map[*heldCall]struct{}{}, done: map[int64]time.Time{}, deadHolders: map[string]bool{}}
 }
 
 // Arm records that the middleware is installed in a River client, so the
@@ -46,30 +51,34 @@ func (h *Held) Arm() { h.armed.Store(true) }
 // Armed reports whether Arm was called.
 func (h *Held) Armed() bool { return h.armed.Load() }
 
-// start records that Work of job id began; cancel cancels its context.
-func (h *Held) start(id int64, cancel context.CancelCauseFunc) {
+// start records that a Work call of job id, held by River client holder,
+// began; cancel cancels its context. A call of a holder declared dead (see
+// CancelAll) is cancelled at once.
+func (h *Held) start(id int64, holder string, cancel context.CancelCauseFunc) *heldCall {
 	h.mu.Lock()
-	j := h.running[id]
-	if j == nil {
-		j = &heldJob{}
-		h.running[id] = j
-	}
-	j.calls++
-	j.cancel = cancel
+	defer h.mu.Unlock()
+	c := &heldCall{id: id, cancel: cancel}
+	h.calls[c] = struct{}{}
+	h.running[id]++
 	delete(h.done, id)
-	h.mu.Unlock()
+	if holder != "" && h.deadHolders[holder] {
+		c.dead = true
+		cancel(ErrDeclaredDead)
+	}
+	return c
 }
 
-// finish records that Work of job id returned.
-func (h *Held) finish(id int64) {
+// finish records that Work call c returned.
+func (h *Held) finish(c *heldCall) {
 	h.mu.Lock()
-	if j := h.running[id]; j != nil && j.calls > 1 {
-		j.calls--
+	defer h.mu.Unlock()
+	delete(h.calls, c)
+	if h.running[c.id] <= 1 {
+		delete(h.running, c.id)
+		h.done[c.id] = time.Now()
 	} else {
-		delete(h.running, id)
-		h.done[id] = time.Now()
+		h.running[c.id]--
 	}
-	h.mu.Unlock()
 }
 
 // Snapshot returns the ids of the jobs running now or finished within
@@ -92,25 +101,27 @@ func (h *Held) Snapshot() []int64 {
 	return out
 }
 
-// CancelAll cancels the context of every job running now, with cause, and
-// returns how many it cancelled.
-func (h *Held) CancelAll(cause error) int {
+// CancelAll records that the fleet declared River client holder dead and
+// cancels the context of every Work call in flight with ErrDeclaredDead, as
+// it will any call of that holder that starts later (a job fetched a moment
+// before). It returns how many it cancelled now.
+func (h *Held) CancelAll(holder string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, j := range h.running {
-		j.dead = true
-		j.cancel(cause)
+	h.deadHolders[holder] = true
+	for c := range h.calls {
+		c.dead = true
+		c.cancel(ErrDeclaredDead)
 	}
-	return len(h.running)
+	return len(h.calls)
 }
 
-// handedOn reports whether CancelAll cancelled the running job id: its
-// worker was declared dead and the job given to another. The middleware
-// asks this rather than the context's cause, which River may have set
-// first (it cancels jobs' contexts when its client stops).
-func (h *Held) handedOn(id int64) bool {
+// handedOn reports whether CancelAll cancelled Work call c: its worker was
+// declared dead and the job given to another. The middleware asks this
+// rather than the context's cause, which River may have set first (it
+// cancels jobs' contexts when its client stops).
+func (h *Held) handedOn(c *heldCall) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	j := h.running[id]
-	return j != nil && j.dead
+	return c.dead
 }

@@ -63,12 +63,13 @@ func NewMiddleware(env *Env) *Middleware {
 
 // Work runs one job: jobs that are not part of a workflow pass through.
 func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
+	var call *heldCall
 	if h := m.env.Held; h != nil {
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)
-		h.start(job.ID, cancel)
-		defer h.finish(job.ID)
+		call = h.start(job.ID, riverjob.Holder(job), cancel)
+		defer h.finish(call)
 	}
 	meta, ok := riverjob.ParseMeta(job.Metadata)
 	if !ok {
@@ -93,7 +94,7 @@ func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 		defer cancel()
 	}
 	err := doInner(outputSpy{Context: workCtx, touched: &run.recordedOutput})
-	if h := m.env.Held; h != nil && h.handedOn(job.ID) {
+	if call != nil && m.env.Held.handedOn(call) {
 		// The fleet handed this job to another worker: record nothing, and
 		// return only once River's write of this stale attempt can no
 		// longer land on the new owner's run.
@@ -154,22 +155,19 @@ func (m *Middleware) fail(ctx context.Context, run *Run, err error) {
 	observe.Report(m.env.Observer, stats)
 }
 
-// awaitHandback waits while job is running under another worker. River's
-// completer writes a job's outcome wherever the job is running, whoever runs
-// it; once this stale attempt returns, that write would overwrite the new
-// owner's run. While the new owner runs the job, this attempt waits (up to
-// HandbackWaitMax); once the job is available, scheduled or final again,
-// River's write of this attempt changes nothing.
+// awaitHandback waits until job, handed to another worker, is final.
+// River's completer writes a job's outcome wherever the job is running,
+// whoever runs it, and it writes a moment after Work returns: were this
+// stale attempt to return while the job waits for its new owner or runs
+// under it, River's write could land on the new run. Once the job is final,
+// River's write of this attempt changes nothing. The wait is bounded by
+// HandbackWaitMax: a job its new owner has not finished by then is left to
+// River (and may then be run once more).
 func (m *Middleware) awaitHandback(ctx context.Context, job *rivertype.JobRow) {
-	me := riverjob.Holder(job)
-	if me == "" {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), HandbackWaitMax)
 	defer cancel()
 	for {
-		elsewhere, err := riverjob.RunningElsewhere(ctx, m.env.Pool, job.ID, me)
-		if err == nil && !elsewhere {
+		if final, err := riverjob.Final(ctx, m.env.Pool, job.ID); err == nil && final {
 			return
 		}
 		select {

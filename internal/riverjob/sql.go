@@ -199,12 +199,11 @@ func collectRescued(rows pgx.Rows) ([]Rescued, error) {
 	})
 }
 
-// RunningElsewhere reports whether job id is running under a worker other
-// than me (the last element of its attempted_by).
-func RunningElsewhere(ctx context.Context, q Querier, id int64, me string) (bool, error) {
+// Final reports whether job id is final (completed, cancelled or
+// discarded) or gone (River's cleaner deleted it).
+func Final(ctx context.Context, q Querier, id int64) (bool, error) {
 	rows, err := q.Query(ctx, `
-SELECT state = 'running' AND attempted_by[cardinality(attempted_by)] IS DISTINCT FROM $2
-FROM river_job WHERE id = $1`, id, me)
+SELECT state NOT IN ('completed', 'cancelled', 'discarded') FROM river_job WHERE id = $1`, id)
 	if err != nil {
 		return false, fmt.Errorf("read job %d: %w", id, err)
 	}
@@ -212,7 +211,7 @@ FROM river_job WHERE id = $1`, id, me)
 	if err != nil {
 		return false, fmt.Errorf("read job %d: %w", id, err)
 	}
-	return len(v) == 1 && v[0], nil
+	return len(v) == 0 || !v[0], nil
 }
 
 // Unsettled is a finalized job whose node is still enqueued for its run.
