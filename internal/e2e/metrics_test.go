@@ -15,18 +15,26 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// promtool returns the path of promtool, which scripts/ensure-prometheus.sh
-// installs when it is missing. The test fails, never skips, without it.
-func promtool(t *testing.T) string {
+// prometheusDir returns the directory holding Debian's prometheus and
+// promtool, which scripts/ensure-prometheus.sh installs when they are
+// missing. The test fails, never skips, without them.
+func prometheusDir(t *testing.T) string {
 	t.Helper()
 	cmd := exec.Command("bash", filepath.Join(moduleRoot, "scripts", "ensure-prometheus.sh"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	require.NoError(t, err, "scripts/ensure-prometheus.sh: %s", stderr.String())
-	p := filepath.Join(strings.TrimSpace(string(out)), "promtool")
-	require.FileExists(t, p)
-	return p
+	dir := strings.TrimSpace(string(out))
+	require.FileExists(t, filepath.Join(dir, "promtool"))
+	require.FileExists(t, filepath.Join(dir, "prometheus"))
+	return dir
+}
+
+// promtool returns the path of promtool (see prometheusDir).
+func promtool(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(prometheusDir(t), "promtool")
 }
 
 // scrape fetches a worker's /metrics in the text format.
@@ -41,16 +49,12 @@ func scrape(t *testing.T, w *workerProc) string {
 	return string(body)
 }
 
-// TestWorkerMetricsPromtool runs workflows (a completed, a failed and a
-// cancelled one) through a real worker binary, waits until it leads (so
-// its database collector exports), and pipes its /metrics into `promtool
-// check metrics`, which must exit 0 and say nothing. It also checks the
-// version label of quantumflow_worker_info against `worker --version`.
-func TestWorkerMetricsPromtool(t *testing.T) {
-	t.Parallel()
-	tool := promtool(t)
-	e := newEnv(t)
-	w := e.startWorker(t)
+// observeWorkflows runs a completed, a failed and a cancelled workflow
+// through the worker w and waits until its scrape shows them, with the
+// database collector's figures (w must collect: River's leader, or
+// --db-metrics=on). It returns that scrape.
+func observeWorkflows(t *testing.T, e *env, w *workerProc) string {
+	t.Helper()
 	ok := writeFile(t, "ok.yaml", "name: ok\nnodes:\n  - {id: a, kind: noop}\n  - {id: b, kind: echo, deps: [a]}\n")
 	bad := writeFile(t, "bad.yaml", "name: bad\nnodes:\n  - {id: c, kind: fail, args: {times: -1}, max_attempts: 1}\n")
 	slow := writeFile(t, "slow.yaml", "name: slow\nnodes:\n  - {id: s, kind: sleep, args: {ms: 600000}}\n")
@@ -86,6 +90,20 @@ func TestWorkerMetricsPromtool(t *testing.T) {
 		}
 		return true
 	})
+	return body
+}
+
+// TestWorkerMetricsPromtool runs workflows (a completed, a failed and a
+// cancelled one) through a real worker binary, waits until it leads (so
+// its database collector exports), and pipes its /metrics into `promtool
+// check metrics`, which must exit 0 and say nothing. It also checks the
+// version label of quantumflow_worker_info against `worker --version`.
+func TestWorkerMetricsPromtool(t *testing.T) {
+	t.Parallel()
+	tool := promtool(t)
+	e := newEnv(t)
+	w := e.startWorker(t)
+	body := observeWorkflows(t, e, w)
 
 	cmd := exec.Command(tool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(body)
