@@ -3,7 +3,8 @@
 # detector) against PostgreSQL: TEST_DATABASE_URL if set, otherwise whatever
 # scripts/ensure-postgres.sh provides (DATABASE_URL, a local server with trust
 # auth, or a private cluster it starts). Extra arguments go to `go test`,
-# e.g. scripts/test.sh -run TestFanIn -v
+# e.g. scripts/test.sh -run TestFanIn -v (then the separate module under
+# deploy/kubernetes/check is not run).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,4 +20,13 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
 fi
 export TEST_DATABASE_URL
 
-exec go test -race -count=1 -timeout 20m ./... "$@"
+go test -race -count=1 -timeout 20m ./... "$@"
+
+# deploy/kubernetes/check is a module of its own (the Kubernetes, KEDA,
+# prometheus-operator, kustomize and BuildKit types stay out of the main
+# module): its offline checks of the manifests and the Dockerfile. On a cold
+# module cache it downloads and compiles in a few minutes (docs/OPERATIONS.md).
+# Extra arguments are for the main module's tests only.
+if [ $# -eq 0 ]; then
+	(cd deploy/kubernetes/check && go vet ./... && go test -count=1 -timeout 10m ./...)
+fi
