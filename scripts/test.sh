@@ -20,7 +20,11 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
 fi
 export TEST_DATABASE_URL
 
-go test -race -count=1 -timeout 20m ./... "$@"
+# At most 6 test packages at once (go test's default is one per core): each
+# holds up to internal/pgtest's MaxSchemas schemas of PoolMaxConns + 1
+# connections, and 6 × 2 × 6 = 72 stays within a default max_connections.
+procs=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+go test -race -count=1 -timeout 20m -p "$(( procs < 6 ? procs : 6 ))" ./... "$@"
 
 # deploy/kubernetes/check is a module of its own (the Kubernetes, KEDA,
 # prometheus-operator, kustomize and BuildKit types stay out of the main

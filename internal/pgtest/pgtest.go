@@ -41,8 +41,8 @@ const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 // PoolMaxConns connections plus one short-lived admin connection that
 // creates and drops the schema:
 //
-//	6 packages use pgtest (cmd/bench, cmd/worker, flow, internal/e2e,
-//	metrics, migrations)
+//	scripts/test.sh runs at most 6 test packages at once (go test -p), of
+//	the ten that use pgtest:
 //	6 × MaxSchemas × (PoolMaxConns + 1) = 6 × 2 × (5 + 1) = 72 ≤ 97
 //
 // which leaves 25 connections for the child processes some tests start on
