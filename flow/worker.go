@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/quantumflow/quantumflow/internal/fleet"
 	"github.com/quantumflow/quantumflow/internal/noderun"
 )
 
@@ -261,7 +262,7 @@ func (w *Worker) rejoin(old *generation) {
 		defer cancel()
 		_ = old.rc.Stop(stopCtx) // stops fetching now; returns once its jobs did
 	}()
-	g, err := w.start(ctx, NewWorkerID())
+	g, err := w.start(ctx, fleet.RejoinID(old.member.ID()))
 	if err != nil {
 		w.logger.Error("flow: rejoining the fleet under a new id failed; stopping", slog.String("old_id", old.member.ID()), slog.String("error", err.Error()))
 		w.mu.Lock()

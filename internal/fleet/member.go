@@ -102,6 +102,31 @@ func NewID() string {
 	return host[:min(len(host), IDMax-len(suffix))] + suffix
 }
 
+// rejoinSuffixLen is the length of the suffix a rejoin adds to an ID: "-rj"
+// and 8 hex digits.
+const rejoinSuffixLen = len("-rj") + 8
+
+// RejoinID returns the ID a worker declared dead rejoins under: old with a
+// fresh "-rj<hex>" suffix (replacing one an earlier rejoin added), so the
+// name an operator gave (a pod's, say) stays recognisable, within IDMax.
+func RejoinID(old string) string {
+	if n := len(old); n >= rejoinSuffixLen && strings.HasPrefix(old[n-rejoinSuffixLen:], "-rj") && isHex(old[n-8:]) {
+		old = old[:n-rejoinSuffixLen]
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return old[:min(len(old), IDMax-rejoinSuffixLen)] + "-rj" + hex.EncodeToString(b[:])
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // New returns the membership of the worker whose River client has cfg.ID.
 // It fails when the ID is empty or too long, or the intervals are unusable.
 func New(env *noderun.Env, cfg Config) (*Member, error) {
