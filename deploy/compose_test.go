@@ -21,18 +21,7 @@ const composeFile = "compose/docker-compose.yml"
 // never skips it, when docker-compose cannot be had.
 func dockerCompose(t *testing.T) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute) // an apt-get install, at worst
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "../scripts/ensure-docker-compose.sh")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("scripts/ensure-docker-compose.sh: %v\n%s", err, stderr.String())
-	}
-	path := strings.TrimSpace(stdout.String())
-	_, err := os.Stat(path)
-	require.NoError(t, err, "scripts/ensure-docker-compose.sh printed %q", stdout.String())
-	return path
+	return ensureTool(t, "ensure-docker-compose.sh")
 }
 
 type composeConfig struct {

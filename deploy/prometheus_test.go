@@ -38,17 +38,25 @@ const (
 // skips it, when promtool cannot be had.
 func promtool(t *testing.T) string {
 	t.Helper()
+	return filepath.Join(ensureTool(t, "ensure-prometheus.sh"), "promtool")
+}
+
+// ensureTool runs scripts/NAME, which installs a tool when it is missing
+// and prints a path (the tool's, or its directory's), and returns that
+// path. It fails the test, never skips it, when the tool cannot be had.
+func ensureTool(t *testing.T, name string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute) // an apt-get install, at worst
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "../scripts/ensure-prometheus.sh")
+	cmd := exec.CommandContext(ctx, "../scripts/"+name)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("scripts/ensure-prometheus.sh: %v\n%s", err, stderr.String())
+		t.Fatalf("scripts/%s: %v\n%s", name, err, stderr.String())
 	}
-	path := filepath.Join(strings.TrimSpace(stdout.String()), "promtool")
+	path := strings.TrimSpace(stdout.String())
 	_, err := os.Stat(path)
-	require.NoError(t, err, "scripts/ensure-prometheus.sh printed %q", stdout.String())
+	require.NoError(t, err, "scripts/%s printed %q", name, stdout.String())
 	return path
 }
 

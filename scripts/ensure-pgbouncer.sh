@@ -48,22 +48,8 @@ die() {
 }
 usage() { die "usage: $0 [--stop|--status] DIR"; }
 
-is_root() { [ "$(id -u)" -eq 0 ]; }
-
-# run_as runs a command as the user pgbouncer runs as: postgres when we are
-# root, ourselves otherwise; from /, so an unreadable cwd does not matter.
-run_as() {
-	if is_root; then
-		if command -v runuser >/dev/null 2>&1; then
-			(cd / && runuser -u postgres -- "$@")
-		else
-			# shellcheck disable=SC2016 # expanded by that shell, not here
-			(cd / && su -s /bin/sh postgres -c 'exec "$0" "$@"' -- "$@")
-		fi
-	else
-		(cd / && "$@")
-	fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/as-postgres.sh"
+run_as() { as_postgres "$@"; }
 
 mode=start
 case ${1:-} in

@@ -50,25 +50,8 @@ mask_secrets() {
 }
 masked() { printf '%s' "$1" | mask_secrets; }
 
-is_root() { [ "$(id -u)" -eq 0 ]; }
-
-# run_pg runs a command as the OS user that owns the private cluster: the
-# postgres user when we are root (initdb and pg_ctl refuse to run as root),
-# ourselves otherwise. It runs from / so an unreadable cwd (e.g. /root) does
-# not bother the server.
-run_pg() {
-	if is_root; then
-		if command -v runuser >/dev/null 2>&1; then
-			(cd / && runuser -u postgres -- "$@")
-		else
-			# su passes the arguments after the command string to the shell.
-			# shellcheck disable=SC2016 # expanded by that shell, not here
-			(cd / && su -s /bin/sh postgres -c 'exec "$0" "$@"' -- "$@")
-		fi
-	else
-		(cd / && "$@")
-	fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/as-postgres.sh"
+run_pg() { as_postgres "$@"; }
 
 # url_answers URL: true if a session can be opened and run `select 1`.
 # Falls back to pg_isready (which does not check authentication) when psql

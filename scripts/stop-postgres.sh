@@ -41,18 +41,8 @@ if [ ! -x "$BINDIR/pg_ctl" ]; then
 fi
 
 # pg_ctl refuses to run as root: run it as the cluster's owner.
-run_pg() {
-	if [ "$(id -u)" -eq 0 ]; then
-		if command -v runuser >/dev/null 2>&1; then
-			(cd / && runuser -u postgres -- "$@")
-		else
-			# shellcheck disable=SC2016 # expanded by su's shell, not here
-			(cd / && su -s /bin/sh postgres -c 'exec "$0" "$@"' -- "$@")
-		fi
-	else
-		(cd / && "$@")
-	fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib/as-postgres.sh"
+run_pg() { as_postgres "$@"; }
 
 if ! run_pg "$BINDIR/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1; then
 	[ "$mode" = status ] && exit 3

@@ -64,9 +64,6 @@ func chaosSpec(t *testing.T, groups, width, sleepMS int) (path string, leaves in
 // killed, serves queue "long" with a job that runs four times longer than
 // dead-after. The workflow must complete with every node done exactly once.
 func TestChaosKillWorkers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("chaos test skipped in -short mode")
-	}
 	t.Parallel()
 	e := newEnv(t)
 	specPath, leaves := chaosSpec(t, 50, 98, 15)
@@ -158,9 +155,6 @@ WHERE err->>'error' LIKE '%died (no heartbeat)%'`)
 // test's own) while two workers run a workflow: they reconnect on their own
 // and finish it, without being restarted.
 func TestChaosRestartPostgres(t *testing.T) {
-	if testing.Short() {
-		t.Skip("chaos test skipped in -short mode")
-	}
 	t.Parallel()
 	srv := startPrivatePostgres(t)
 	e := newEnvAt(t, srv.url)
@@ -337,7 +331,9 @@ type privatePostgres struct {
 	env []string // QF_PG_DATA and QF_PG_PORT for the scripts
 }
 
-func startPrivatePostgres(t *testing.T) *privatePostgres {
+// startPrivatePostgres creates and starts the server; extraEnv goes to
+// scripts/ensure-postgres.sh (QF_PG_MAX_CONNECTIONS=N, say).
+func startPrivatePostgres(t *testing.T, extraEnv ...string) *privatePostgres {
 	t.Helper()
 	// The server runs as the postgres user when we are root: the folder
 	// must be reachable by it, which t.TempDir's is not.
@@ -348,7 +344,7 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 	require.NoError(t, err)
 	port := l.Addr().(*net.TCPAddr).Port
 	require.NoError(t, l.Close())
-	srv := &privatePostgres{env: []string{"QF_PG_DATA=" + filepath.Join(dir, "data"), fmt.Sprintf("QF_PG_PORT=%d", port)}}
+	srv := &privatePostgres{env: append([]string{"QF_PG_DATA=" + filepath.Join(dir, "data"), fmt.Sprintf("QF_PG_PORT=%d", port)}, extraEnv...)}
 	t.Cleanup(func() {
 		srv.stop(t)
 		_ = os.RemoveAll(dir)

@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,46 +25,15 @@ import (
 // so that they neither crowd the shared test server nor see its other
 // clients in pg_stat_activity.
 
-// privateServer starts a private cluster with max_connections and returns
-// its URL; it is stopped and removed when the test ends.
+// privateServer starts a private cluster with max_connections
+// (startPrivatePostgres) and migrates it; it is stopped and removed when the
+// test ends.
 func privateServer(t *testing.T, maxConns int) string {
 	t.Helper()
-	// The server runs as the postgres user when we are root: it must reach
-	// the folder.
-	dir, err := os.MkdirTemp("/var/tmp", "qf-e2e-pg-")
-	if err != nil {
-		dir, err = os.MkdirTemp("", "qf-e2e-pg-")
-	}
-	require.NoError(t, err)
-	require.NoError(t, os.Chmod(dir, 0o755))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-
-	env := append(baseEnv(), "QF_PG_DATA="+filepath.Join(dir, "pg"), "QF_PG_PORT="+strconv.Itoa(port),
-		"QF_PG_MAX_CONNECTIONS="+strconv.Itoa(maxConns))
-	cmd := exec.Command(filepath.Join(moduleRoot, "scripts", "ensure-postgres.sh"))
-	cmd.Env = env
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	t.Cleanup(func() {
-		stop := exec.Command(filepath.Join(moduleRoot, "scripts", "stop-postgres.sh"))
-		stop.Env = env
-		if b, err := stop.CombinedOutput(); err != nil {
-			t.Logf("stop-postgres.sh: %v\n%s", err, b)
-		}
-		_ = os.RemoveAll(dir)
-	})
-	if err != nil && strings.Contains(stderr.String(), "no PostgreSQL server binaries") {
-		t.Skipf("no PostgreSQL server binaries for a private cluster:\n%s", stderr.String())
-	}
-	require.NoError(t, err, "ensure-postgres.sh:\n%s", stderr.String())
-	url := strings.TrimSpace(string(out))
-	r := runEnqueue(t, []string{"DATABASE_URL=" + url}, nil, "migrate")
+	srv := startPrivatePostgres(t, "QF_PG_MAX_CONNECTIONS="+strconv.Itoa(maxConns))
+	r := runEnqueue(t, []string{"DATABASE_URL=" + srv.url}, nil, "migrate")
 	require.Equal(t, 0, r.code, "migrate:\n%s", r)
-	return url
+	return srv.url
 }
 
 // startDefaultWorker starts the worker binary on url with its default
@@ -76,52 +42,11 @@ func privateServer(t *testing.T, maxConns int) string {
 // serves its address.
 func startDefaultWorker(t *testing.T, url string, waitListening bool) *workerProc {
 	t.Helper()
-	cmd := exec.Command(workerBin, "--metrics-addr", "127.0.0.1:0", "--log-format", "json")
-	cmd.Dir = moduleRoot
-	cmd.Env = append(baseEnv(), "DATABASE_URL="+url)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	w := &workerProc{t: t, cmd: cmd, done: make(chan struct{}), addrSeen: make(chan struct{})}
-	require.NoError(t, cmd.Start())
-	logRead := make(chan struct{})
-	go func() {
-		defer close(logRead)
-		w.readLog(stderr)
-	}()
-	go func() {
-		<-logRead
-		err := cmd.Wait()
-		var exitErr *exec.ExitError
-		switch {
-		case err == nil:
-		case errors.As(err, &exitErr):
-			w.code = exitErr.ExitCode()
-		default:
-			w.code = -1
-		}
-		close(w.done)
-	}()
-	t.Cleanup(func() {
-		w.stop()
-		if t.Failed() {
-			t.Logf("worker %d log:\n%s", cmd.Process.Pid, w.stderr())
-		}
-	})
+	w := startWorkerProc(t, url, "--metrics-addr", "127.0.0.1:0", "--log-format", "json")
 	if waitListening {
 		w.waitListening(t)
 	}
 	return w
-}
-
-func (w *workerProc) waitListening(t *testing.T) {
-	t.Helper()
-	select {
-	case <-w.addrSeen:
-	case <-w.done:
-		t.Fatalf("worker exited with %d before listening:\n%s", w.code, w.stderr())
-	case <-time.After(workerStartup):
-		t.Fatalf("worker logged no listening address within %s:\n%s", workerStartup, w.stderr())
-	}
 }
 
 // logLines are the worker's JSON log lines whose msg is msg.

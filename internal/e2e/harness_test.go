@@ -188,9 +188,8 @@ type workerProc struct {
 }
 
 // startWorker starts a worker on the test's schema with small pools and
-// JSON logs, and waits until it serves its metrics address. It is stopped
-// (SIGTERM, then SIGKILL) when the test ends; its log is shown if the test
-// failed.
+// JSON logs (startWorkerProc), and waits until it serves its metrics
+// address.
 func (e *env) startWorker(t *testing.T, extraArgs ...string) *workerProc {
 	t.Helper()
 	args := append([]string{
@@ -200,9 +199,19 @@ func (e *env) startWorker(t *testing.T, extraArgs ...string) *workerProc {
 		"--pool-max-conns", workerPoolConns,
 		"--shutdown-grace", "5s",
 	}, extraArgs...)
+	w := startWorkerProc(t, e.URL, args...)
+	w.waitListening(t)
+	return w
+}
+
+// startWorkerProc starts the worker binary on url with args, keeping its
+// log; it is stopped (SIGTERM, then SIGKILL) when the test ends, and its log
+// is shown if the test failed.
+func startWorkerProc(t *testing.T, url string, args ...string) *workerProc {
+	t.Helper()
 	cmd := exec.Command(workerBin, args...)
 	cmd.Dir = moduleRoot
-	cmd.Env = append(baseEnv(), "DATABASE_URL="+e.URL)
+	cmd.Env = append(baseEnv(), "DATABASE_URL="+url)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	w := &workerProc{t: t, cmd: cmd, done: make(chan struct{}), addrSeen: make(chan struct{})}
@@ -232,7 +241,13 @@ func (e *env) startWorker(t *testing.T, extraArgs ...string) *workerProc {
 			t.Logf("worker %d log:\n%s", cmd.Process.Pid, w.stderr())
 		}
 	})
+	return w
+}
 
+// waitListening waits until the worker logged its metrics address, failing
+// the test if it exits or takes longer than workerStartup.
+func (w *workerProc) waitListening(t *testing.T) {
+	t.Helper()
 	select {
 	case <-w.addrSeen:
 	case <-w.done:
@@ -240,7 +255,6 @@ func (e *env) startWorker(t *testing.T, extraArgs ...string) *workerProc {
 	case <-time.After(workerStartup):
 		t.Fatalf("worker logged no listening address within %s:\n%s", workerStartup, w.stderr())
 	}
-	return w
 }
 
 // readLog keeps the worker's stderr and spots the line that announces the

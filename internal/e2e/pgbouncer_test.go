@@ -162,9 +162,6 @@ func TestPgBouncerThousandNodes(t *testing.T) {
 // leaves sleep 800 ms, so the nine workers' 180 slots stay busy for about
 // ten seconds: long enough for several kills that catch running jobs.
 func TestPgBouncerChaosKillWorkers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("chaos test skipped in -short mode")
-	}
 	t.Parallel()
 	e := newBouncerEnv(t)
 	peak := e.watchConnections(t)

@@ -152,10 +152,6 @@ func (m *Member) SetOnDeclaredDead(fn func()) { m.cfg.OnDeclaredDead = fn }
 // ID returns the member's River client ID.
 func (m *Member) ID() string { return m.cfg.ID }
 
-// DeadAfter returns how long the member may be silent before it is
-// declared dead.
-func (m *Member) DeadAfter() time.Duration { return m.cfg.DeadAfter }
-
 // LastHeartbeat returns when the member last wrote its heartbeat, or the
 // zero time before the first.
 func (m *Member) LastHeartbeat() time.Time {

@@ -68,14 +68,20 @@ func (h *Held) start(id int64, holder string, cancel context.CancelCauseFunc) *h
 	return c
 }
 
-// finish records that Work call c returned.
-func (h *Held) finish(c *heldCall) {
+// finish records that Work call c returned. keep keeps the job in
+// Snapshot for HeldKeep, until River's own completer has written its
+// outcome; a job whose completion already committed in flow's transaction
+// is not kept (at thousands of nodes a second, keeping those would make
+// every Snapshot tens of thousands of ids long).
+func (h *Held) finish(c *heldCall, keep bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.calls, c)
 	if h.running[c.id] <= 1 {
 		delete(h.running, c.id)
-		h.done[c.id] = time.Now()
+		if keep {
+			h.done[c.id] = time.Now()
+		}
 	} else {
 		h.running[c.id]--
 	}

@@ -63,13 +63,19 @@ func NewMiddleware(env *Env) *Middleware {
 
 // Work runs one job: jobs that are not part of a workflow pass through.
 func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
-	var call *heldCall
+	var (
+		call *heldCall
+		// completed is set once the job's completion committed in our own
+		// transaction: River's completer has nothing left to write, so the
+		// held set need not keep the job after Work returns.
+		completed bool
+	)
 	if h := m.env.Held; h != nil {
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)
 		call = h.start(job.ID, riverjob.Holder(job), cancel)
-		defer h.finish(call)
+		defer func() { h.finish(call, !completed) }()
 	}
 	meta, ok := riverjob.ParseMeta(job.Metadata)
 	if !ok {
@@ -111,9 +117,11 @@ func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 	if err == nil {
 		if done, stats := run.completed(); done {
 			observe.Report(m.env.Observer, stats)
+			completed = true
 			return nil
 		}
 		if err = m.env.Completer.Complete(ctx, run); err == nil {
+			completed = true
 			return nil
 		}
 		// A refused completion (an output over the limit, say) is the

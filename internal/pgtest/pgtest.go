@@ -120,14 +120,36 @@ func newEmptyAt(t testing.TB, serverURL string) *DB {
 	// schemas while waiting for a third (MaxSchemas is per process).
 	schemaSlots <- struct{}{}
 	t.Cleanup(func() { <-schemaSlots })
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	schema := randomName(t)
+	adminExec(t, serverURL, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize())
+	u, err := url.Parse(serverURL)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	pool := openPool(t, u.String())
+	t.Cleanup(func() {
+		pool.Close()
+		dropOnCleanup(t, serverURL, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	})
+	return &DB{Pool: pool, Schema: schema, URL: u.String()}
+}
 
+// randomName returns qft_ followed by random hex: a schema's or database's
+// name no other test uses.
+func randomName(t testing.TB) string {
+	t.Helper()
 	var b [6]byte
 	_, err := rand.Read(b[:])
 	require.NoError(t, err)
-	schema := "qft_" + hex.EncodeToString(b[:])
+	return "qft_" + hex.EncodeToString(b[:])
+}
 
+// adminExec runs one statement on a connection of its own to serverURL.
+func adminExec(t testing.TB, serverURL, sql string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	admin, err := pgx.Connect(ctx, serverURL)
 	require.NoError(t, err, "connect to test PostgreSQL (set TEST_DATABASE_URL or run scripts/test.sh)")
 	defer func() {
@@ -135,16 +157,16 @@ func newEmptyAt(t testing.TB, serverURL string) *DB {
 			t.Errorf("pgtest: close admin connection: %v", err)
 		}
 	}()
-	_, err = admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize())
+	_, err = admin.Exec(ctx, sql)
 	require.NoError(t, err)
+}
 
-	u, err := url.Parse(serverURL)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-
-	cfg, err := pgxpool.ParseConfig(u.String())
+// openPool opens a test pool of PoolMaxConns connections on url.
+func openPool(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg, err := pgxpool.ParseConfig(url)
 	require.NoError(t, err)
 	cfg.MaxConns = PoolMaxConns
 	// A cached generic plan for River's fetch query can collapse throughput
@@ -152,26 +174,27 @@ func newEmptyAt(t testing.TB, serverURL string) *DB {
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
+	return pool
+}
 
-	t.Cleanup(func() {
-		pool.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, serverURL)
-		if err != nil {
-			t.Errorf("pgtest: drop schema %s: %v", schema, err)
-			return
+// dropOnCleanup runs a DROP statement at cleanup on a connection of its
+// own, reporting (not ignoring) its errors.
+func dropOnCleanup(t testing.TB, serverURL, sql string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		t.Errorf("pgtest: %s: %v", sql, err)
+		return
+	}
+	defer func() {
+		if err := conn.Close(ctx); err != nil {
+			t.Errorf("pgtest: close admin connection: %v", err)
 		}
-		defer func() {
-			if err := conn.Close(ctx); err != nil {
-				t.Errorf("pgtest: close admin connection: %v", err)
-			}
-		}()
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("pgtest: drop schema %s: %v", schema, err)
-		}
-	})
-	return &DB{Pool: pool, Schema: schema, URL: u.String()}
+	}()
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Errorf("pgtest: %s: %v", sql, err)
+	}
 }
 
 // Counts returns the number of rows of every QuantumFlow and River table
@@ -200,42 +223,16 @@ func NewDatabase(t testing.TB) *DB {
 	t.Helper()
 	schemaSlots <- struct{}{}
 	t.Cleanup(func() { <-schemaSlots })
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	name := "qft_" + hex.EncodeToString(b[:])
+	name := randomName(t)
 	serverURL := ServerURL()
-	admin, err := pgx.Connect(ctx, serverURL)
-	require.NoError(t, err, "connect to test PostgreSQL (set TEST_DATABASE_URL or run scripts/test.sh)")
-	_, err = admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-	require.NoError(t, admin.Close(ctx))
-	require.NoError(t, err)
-
+	adminExec(t, serverURL, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	u, err := url.Parse(serverURL)
 	require.NoError(t, err)
 	u.Path = "/" + name
-	cfg, err := pgxpool.ParseConfig(u.String())
-	require.NoError(t, err)
-	cfg.MaxConns = PoolMaxConns
-	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
+	pool := openPool(t, u.String())
 	t.Cleanup(func() {
 		pool.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, serverURL)
-		if err != nil {
-			t.Errorf("pgtest: drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx) //nolint:errcheck // the drop's error is what matters
-		if _, err := conn.Exec(ctx, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("pgtest: drop database %s: %v", name, err)
-		}
+		dropOnCleanup(t, serverURL, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	})
 	return &DB{Pool: pool, Schema: "public", URL: u.String(), Database: name}
 }

@@ -224,17 +224,7 @@ WHERE workflow_id = $1 AND path LIKE $2 AND state IN ('waiting', 'active')`,
 // final in the same statement (failed when any member failed or was
 // cancelled) and is returned for the next round.
 func (e *engine) rollUpParents(ctx context.Context, fin []finished) ([]finished, error) {
-	d := deltas{}
-	for _, f := range fin {
-		if f.parent < 0 || (!f.sink && !f.failure) {
-			continue
-		}
-		var n int32
-		if f.sink {
-			n = 1
-		}
-		d.add(Ref{WF: f.WF, Idx: f.parent}, n, f.failure)
-	}
+	d := containerDeltas(fin, false)
 	if len(d) == 0 {
 		return nil, nil
 	}
@@ -282,17 +272,7 @@ SELECT workflow_id::text, idx, parent_idx, dependents, sink, state FROM upd WHER
 // workflow whose remaining reaches zero gets its final status and output in
 // the same statement.
 func (e *engine) rollUpWorkflows(ctx context.Context, fin []finished) error {
-	d := deltas{}
-	for _, f := range fin {
-		if f.parent >= 0 || (!f.sink && !f.failure) {
-			continue
-		}
-		var n int32
-		if f.sink {
-			n = 1
-		}
-		d.add(Ref{WF: f.WF, Idx: -1}, n, f.failure)
-	}
+	d := containerDeltas(fin, true)
 	if len(d) == 0 {
 		return nil
 	}
@@ -366,6 +346,25 @@ WITH d AS (
     ORDER BY q.workflow_id, q.idx
     FOR UPDATE OF q
 )`
+
+// containerDeltas counts finished nodes into their containers: sinks
+// decrement remaining, failures increment failed. topLevel selects the
+// nodes whose container is the workflow (keyed with Idx -1); otherwise
+// those whose container is a group or expanded node.
+func containerDeltas(fin []finished, topLevel bool) deltas {
+	d := deltas{}
+	for _, f := range fin {
+		if (f.parent < 0) != topLevel || (!f.sink && !f.failure) {
+			continue
+		}
+		var n int32
+		if f.sink {
+			n = 1
+		}
+		d.add(Ref{WF: f.WF, Idx: f.parent}, n, f.failure)
+	}
+	return d
+}
 
 // deltas accumulates counter changes per node: how many of its deps (or
 // members) finished, and how many of those failed.

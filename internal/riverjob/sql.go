@@ -109,15 +109,7 @@ type Rescued struct {
 // right now are skipped: that worker is evidently alive, and the next sweep
 // looks again. The error entry has River's shape.
 func RescueDeadTx(ctx context.Context, tx pgx.Tx, dead []string, window time.Duration) ([]Rescued, error) {
-	rows, err := tx.Query(ctx, sqlRescueDead, dead, window)
-	if err != nil {
-		return nil, fmt.Errorf("hand back jobs of dead workers: %w", err)
-	}
-	out, err := collectRescued(rows)
-	if err != nil {
-		return nil, fmt.Errorf("hand back jobs of dead workers: %w", err)
-	}
-	return out, nil
+	return handBackTx(ctx, tx, "hand back jobs of dead workers", sqlRescueDead, dead, window)
 }
 
 const sqlRescueDead = `
@@ -126,24 +118,48 @@ WITH dead AS (
     UNION
     SELECT id FROM qf_worker WHERE dead_at IS NOT NULL AND dead_at > now() - $2::interval
 ), stuck AS (
-    SELECT j.id, j.attempted_by[cardinality(j.attempted_by)] AS holder
+    SELECT j.id, format('worker %s died (no heartbeat) while running this job',
+                        j.attempted_by[cardinality(j.attempted_by)]) AS msg
     FROM river_job j
     WHERE j.state = 'running'
       AND j.attempted_by[cardinality(j.attempted_by)] IN (SELECT id FROM dead)
     ORDER BY j.id
     FOR UPDATE OF j SKIP LOCKED
-)
+)` + sqlHandBack
+
+// sqlHandBack follows a CTE stuck(id, msg) of locked running jobs: each
+// becomes available again with its attempt counted, or discarded on its
+// last attempt, with msg as its error entry in River's shape.
+const sqlHandBack = `
 UPDATE river_job j SET
     state        = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END::river_job_state,
     scheduled_at = now(),
     finalized_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
     errors       = array_append(j.errors, jsonb_build_object(
-        'at', now(), 'attempt', j.attempt, 'trace', '',
-        'error', format('worker %s died (no heartbeat) while running this job', s.holder)))
+        'at', now(), 'attempt', j.attempt, 'trace', '', 'error', s.msg))
 FROM stuck s
 WHERE j.id = s.id
-RETURNING j.id, j.state::text, j.attempt, j.attempted_at, j.metadata,
-          format('worker %s died (no heartbeat) while running this job', s.holder)`
+RETURNING j.id, j.state::text, j.attempt, j.attempted_at, j.metadata, s.msg`
+
+// handBackTx runs a hand-back statement (a stuck CTE and sqlHandBack) and
+// reads what it handed back; what prefixes its errors.
+func handBackTx(ctx context.Context, tx pgx.Tx, what, sql string, args ...any) ([]Rescued, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Rescued, error) {
+		r := Rescued{Job: &rivertype.JobRow{}}
+		var state string
+		err := row.Scan(&r.Job.ID, &state, &r.Job.Attempt, &r.Job.AttemptedAt, &r.Job.Metadata, &r.Message)
+		r.Discarded = state == string(rivertype.JobStateDiscarded)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
 
 // RescueLostTx hands back the running jobs held under worker, a live
 // process, that the worker does not run: their fetch committed but the
@@ -155,20 +171,12 @@ RETURNING j.id, j.state::text, j.attempt, j.attempted_at, j.metadata,
 // with its attempt counted, or discarded on the last attempt. Rows locked
 // by a committing transaction are skipped.
 func RescueLostTx(ctx context.Context, tx pgx.Tx, worker string, held []int64, grace time.Duration) ([]Rescued, error) {
-	rows, err := tx.Query(ctx, sqlRescueLost, worker, held, grace)
-	if err != nil {
-		return nil, fmt.Errorf("hand back jobs %s never received: %w", worker, err)
-	}
-	out, err := collectRescued(rows)
-	if err != nil {
-		return nil, fmt.Errorf("hand back jobs %s never received: %w", worker, err)
-	}
-	return out, nil
+	return handBackTx(ctx, tx, "hand back jobs "+worker+" never received", sqlRescueLost, worker, held, grace)
 }
 
 const sqlRescueLost = `
-WITH lost AS (
-    SELECT j.id
+WITH stuck AS (
+    SELECT j.id, format('worker %s never received this job (its fetch committed unseen)', $1::text) AS msg
     FROM river_job j
     WHERE j.state = 'running'
       AND j.attempted_by[cardinality(j.attempted_by)] = $1
@@ -176,28 +184,7 @@ WITH lost AS (
       AND NOT (j.id = ANY ($2::bigint[]))
     ORDER BY j.id
     FOR UPDATE OF j SKIP LOCKED
-)
-UPDATE river_job j SET
-    state        = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded' ELSE 'available' END::river_job_state,
-    scheduled_at = now(),
-    finalized_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
-    errors       = array_append(j.errors, jsonb_build_object(
-        'at', now(), 'attempt', j.attempt, 'trace', '',
-        'error', format('worker %s never received this job (its fetch committed unseen)', $1::text)))
-FROM lost l
-WHERE j.id = l.id
-RETURNING j.id, j.state::text, j.attempt, j.attempted_at, j.metadata,
-          format('worker %s never received this job (its fetch committed unseen)', $1::text)`
-
-func collectRescued(rows pgx.Rows) ([]Rescued, error) {
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Rescued, error) {
-		r := Rescued{Job: &rivertype.JobRow{}}
-		var state string
-		err := row.Scan(&r.Job.ID, &state, &r.Job.Attempt, &r.Job.AttemptedAt, &r.Job.Metadata, &r.Message)
-		r.Discarded = state == string(rivertype.JobStateDiscarded)
-		return r, err
-	})
-}
+)` + sqlHandBack
 
 // Final reports whether job id is final (completed, cancelled or
 // discarded) or gone (River's cleaner deleted it).
