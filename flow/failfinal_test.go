@@ -108,8 +108,14 @@ nodes:
 	for _, want := range []struct{ key, state string }{
 		{"bad 1", "running"}, {"bad 2", "discarded"}, {"stop 1", "cancelled"},
 	} {
-		got, ok := seen.Load(want.key)
-		require.True(t, ok, "no job %s seen", want.key)
+		// The workflow is final once flow's transaction committed; the outer
+		// middleware records what it saw a moment later.
+		var got any
+		require.Eventually(t, func() bool {
+			var ok bool
+			got, ok = seen.Load(want.key)
+			return ok
+		}, waitLong, 5*time.Millisecond, "no job %s seen", want.key)
 		require.Equal(t, want.state, got, "job state of %s when flow's middleware returned", want.key)
 	}
 
