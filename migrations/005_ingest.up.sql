@@ -1,0 +1,155 @@
+-- Code ingestion (docs/INGESTION.md): codebases, the current version of
+-- each file with what it contains, its history, the file graph, embeddings
+-- and one row per run.
+--
+-- pg_trgm is installed once per database, not per schema: several
+-- QuantumFlow schemas may share a database, and dropping the schema that
+-- happened to hold the extension would drop every other schema's trigram
+-- indexes with it. So it goes into its own schema, quantumflow_ext, unless
+-- the database has it already (wherever a DBA put it), and the indexes name
+-- its operator class through that schema. The advisory lock is
+-- database-wide (the migration's own lock is per schema), so two schemas
+-- migrating at once do not both create the extension.
+SELECT pg_advisory_xact_lock(hashtext('quantumflow.extension.pg_trgm'));
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+        CREATE SCHEMA IF NOT EXISTS quantumflow_ext;
+        CREATE EXTENSION pg_trgm WITH SCHEMA quantumflow_ext;
+    END IF;
+END
+$$;
+
+CREATE TABLE qf_codebase (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       text NOT NULL UNIQUE,
+    root       text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The current version of every file the last scans saw. hash is the
+-- SHA-256 of the content (NULL for a file skipped before it was read);
+-- skip_reason is NULL for an ingested file.
+CREATE TABLE qf_code_file (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    codebase_id bigint NOT NULL REFERENCES qf_codebase (id) ON DELETE CASCADE,
+    path        text NOT NULL,
+    hash        bytea,
+    size        bigint NOT NULL DEFAULT 0,
+    language    text,
+    lines       int NOT NULL DEFAULT 0,
+    skip_reason text,
+    rank        double precision NOT NULL DEFAULT 0,
+    run_id      text NOT NULL,
+    stored_at   timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (codebase_id, path)
+);
+
+-- History: one row per file per run that changed it.
+CREATE TABLE qf_code_version (
+    codebase_id bigint NOT NULL REFERENCES qf_codebase (id) ON DELETE CASCADE,
+    path        text NOT NULL,
+    run_id      text NOT NULL,
+    hash        bytea,
+    change      text NOT NULL CHECK (change IN ('added', 'modified', 'removed', 'renamed')),
+    from_path   text,
+    at          timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (codebase_id, path, run_id)
+);
+
+CREATE TABLE qf_code_symbol (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    file_id     bigint NOT NULL REFERENCES qf_code_file (id) ON DELETE CASCADE,
+    codebase_id bigint NOT NULL,
+    name        text NOT NULL,
+    qualified   text NOT NULL,
+    kind        text NOT NULL,
+    start_line  int NOT NULL,
+    end_line    int NOT NULL,
+    signature   text NOT NULL DEFAULT '',
+    doc         text NOT NULL DEFAULT '',
+    tsv         tsvector
+);
+CREATE INDEX qf_code_symbol_file ON qf_code_symbol (file_id);
+CREATE INDEX qf_code_symbol_name ON qf_code_symbol (codebase_id, lower(name) text_pattern_ops);
+
+-- Chunks cover the file, aligned to symbols; they carry the text that
+-- search shows, its full-text vector (set by fulltext_indexing) and its
+-- embedding (int8-quantized, set by vector_indexing).
+CREATE TABLE qf_code_chunk (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    file_id     bigint NOT NULL REFERENCES qf_code_file (id) ON DELETE CASCADE,
+    codebase_id bigint NOT NULL,
+    ord         int NOT NULL,
+    start_line  int NOT NULL,
+    end_line    int NOT NULL,
+    symbol      text,
+    kind        text,
+    content     text NOT NULL,
+    hash        bytea NOT NULL,
+    tsv         tsvector,
+    embedding   bytea,
+    UNIQUE (file_id, ord)
+);
+CREATE INDEX qf_code_chunk_tsv ON qf_code_chunk USING gin (tsv);
+
+CREATE TABLE qf_code_import (
+    file_id     bigint NOT NULL REFERENCES qf_code_file (id) ON DELETE CASCADE,
+    codebase_id bigint NOT NULL,
+    path        text NOT NULL,
+    alias       text NOT NULL DEFAULT '',
+    line        int NOT NULL,
+    PRIMARY KEY (file_id, path, line)
+);
+
+-- References a file makes to names defined elsewhere (qualifier.name),
+-- counted per file; code_graph_building resolves them to files.
+CREATE TABLE qf_code_ref (
+    file_id     bigint NOT NULL REFERENCES qf_code_file (id) ON DELETE CASCADE,
+    codebase_id bigint NOT NULL,
+    qualifier   text NOT NULL DEFAULT '',
+    name        text NOT NULL,
+    count       int NOT NULL,
+    PRIMARY KEY (file_id, qualifier, name)
+);
+
+-- The file graph: imports and references resolved to files of the codebase.
+CREATE TABLE qf_code_edge (
+    codebase_id bigint NOT NULL REFERENCES qf_codebase (id) ON DELETE CASCADE,
+    from_file   bigint NOT NULL REFERENCES qf_code_file (id) ON DELETE CASCADE,
+    to_file     bigint NOT NULL REFERENCES qf_code_file (id) ON DELETE CASCADE,
+    kind        text NOT NULL CHECK (kind IN ('import', 'reference')),
+    weight      double precision NOT NULL,
+    PRIMARY KEY (from_file, to_file, kind)
+);
+CREATE INDEX qf_code_edge_to ON qf_code_edge (to_file);
+CREATE INDEX qf_code_edge_codebase ON qf_code_edge (codebase_id);
+
+CREATE TABLE qf_embedding_cache (
+    model      text NOT NULL,
+    chunk_hash bytea NOT NULL,
+    vector     bytea NOT NULL,
+    PRIMARY KEY (model, chunk_hash)
+);
+
+-- One row per ingest run, written by completion_notification in the
+-- transaction that sends the run's notification.
+CREATE TABLE qf_ingest_run (
+    run_id      text PRIMARY KEY,
+    codebase_id bigint NOT NULL REFERENCES qf_codebase (id) ON DELETE CASCADE,
+    status      text NOT NULL,
+    counts      jsonb NOT NULL,
+    started_at  timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX qf_ingest_run_codebase ON qf_ingest_run (codebase_id, finished_at DESC);
+
+-- Trigram indexes, naming pg_trgm's operator class through its schema.
+DO $$
+DECLARE
+    ext text := (SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm');
+BEGIN
+    EXECUTE format('CREATE INDEX qf_code_chunk_trgm ON qf_code_chunk USING gin (content %s.gin_trgm_ops)', ext);
+    EXECUTE format('CREATE INDEX qf_code_symbol_trgm ON qf_code_symbol USING gin (lower(name) %s.gin_trgm_ops)', ext);
+END
+$$;
