@@ -22,14 +22,14 @@ type Outline struct {
 
 // Decl is a declaration: a function, method, type, class, module, ...
 type Decl struct {
-	Kind       string `json:"kind"`             // function, method, type, struct, interface, class, module, const, var, field, macro, impl, trait, enum
+	Kind       string `json:"kind"` // function, method, type, struct, interface, class, module, const, var, field, macro, impl, trait, enum
 	Name       string `json:"name"`
 	Parent     string `json:"parent,omitempty"` // receiver type, class or module it belongs to
 	StartLine  int    `json:"start_line"`       // 1-based, inclusive
 	EndLine    int    `json:"end_line"`
 	StartByte  int    `json:"start_byte"`
 	EndByte    int    `json:"end_byte"`
-	SigEndByte int    `json:"sig_end_byte"` // where the signature ends (the body starts); EndByte when none
+	SigEndByte int    `json:"sig_end_byte"`  // where the signature ends (the body starts); EndByte when none
 	Doc        string `json:"doc,omitempty"` // the doc comment, comment markers removed
 }
 
