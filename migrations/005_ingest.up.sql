@@ -24,6 +24,9 @@ CREATE TABLE qf_codebase (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name       text NOT NULL UNIQUE,
     root       text NOT NULL,
+    -- embed_model names the embedder whose vectors the chunks hold (set by
+    -- the pipeline); search embeds a query with the same model or refuses.
+    embed_model text,
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
