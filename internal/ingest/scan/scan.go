@@ -288,6 +288,9 @@ func (w *walker) send(j job) bool {
 func (w *walker) link(path, fromDir, rel string, parts []string, levels [][]gitignore.Pattern) {
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
+		if _, serr := os.Stat(path); serr != nil {
+			err = serr // EvalSymlinks says "too many links" where stat says ELOOP
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			w.skip(rel, ReasonUnreadable, fmt.Errorf("dangling symlink: %w", err))
