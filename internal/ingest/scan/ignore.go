@@ -161,7 +161,7 @@ func (rs *ruleSet) stale(dir string, names []string) bool {
 func stampsOf(dir string, names []string) []stamp {
 	out := make([]stamp, len(names))
 	for i, n := range names {
-		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil {
+		if fi, err := os.Lstat(filepath.Join(dir, n)); err == nil && fi.Mode().IsRegular() {
 			out[i] = stamp{size: fi.Size(), mtime: fi.ModTime(), ok: true}
 		}
 	}
@@ -175,7 +175,7 @@ func loadRuleSet(dir string, names []string, domain []string) (*ruleSet, error) 
 	rs := &ruleSet{stamps: make([]stamp, len(names))}
 	for i, n := range names {
 		p := filepath.Join(dir, n)
-		fi, err := os.Stat(p)
+		fi, err := os.Lstat(p) // like git, a symlinked ignore file is not read
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			continue
 		}

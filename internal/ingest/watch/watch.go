@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -241,6 +242,7 @@ func (w *watcher) handle(ev fsnotify.Event) bool {
 			return false
 		}
 		w.pending[rel] = true // a file, or a name already gone again
+		w.ignoreFileChanged(rel)
 		return true
 	case ev.Has(fsnotify.Write), ev.Has(fsnotify.Remove), ev.Has(fsnotify.Rename):
 		wasDir := w.dirs[rel]
@@ -251,9 +253,19 @@ func (w *watcher) handle(ev fsnotify.Event) bool {
 			w.drop(rel)
 		}
 		w.pending[rel] = true
+		w.ignoreFileChanged(rel)
 		return true
 	}
 	return false // Chmod alone
+}
+
+// ignoreFileChanged re-walks the tree when rel is an ignore file, so that a
+// directory it no longer ignores gets its watch. (One it now ignores keeps
+// its watch; Ignore leaves its events out.)
+func (w *watcher) ignoreFileChanged(rel string) {
+	if name := path.Base(rel); name == ".gitignore" || name == ".qfignore" {
+		w.rewalk()
+	}
 }
 
 // addTree watches the directories under rel (rel itself is watched by the

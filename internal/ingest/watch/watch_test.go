@@ -272,3 +272,24 @@ func TestOverflowRewalks(t *testing.T) {
 	require.Equal(t, map[string]bool{"": true, "later": true, "later/sub": true}, w.dirs)
 	require.ElementsMatch(t, []string{root, filepath.Join(root, "later"), filepath.Join(root, "later/sub")}, fw.WatchList())
 }
+
+// TestIgnoreFileEditRewalks: a directory ignored at the start is watched
+// once an edit of .gitignore stops ignoring it (the Ignore func here reads
+// the file, as scan.Ignorer does).
+func TestIgnoreFileEditRewalks(t *testing.T) {
+	var root string
+	h := start(t, func(r string) {
+		root = r
+		require.NoError(t, os.MkdirAll(filepath.Join(r, "gen"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(r, ".gitignore"), []byte("gen/\n"), 0o644))
+	}, Options{Ignore: func(rel string) bool {
+		b, _ := os.ReadFile(filepath.Join(root, ".gitignore"))
+		return rel == "gen/" && strings.Contains(string(b), "gen/")
+	}})
+	h.write("gen/a.go", "ignored")
+	h.quiet(time.Second)
+	h.write(".gitignore", "# nothing\n")
+	h.until(".gitignore")
+	h.write("gen/b.go", "seen now")
+	h.until("gen/b.go")
+}
