@@ -120,6 +120,9 @@ func TestScanMatchesGit(t *testing.T) {
 	root := t.TempDir()
 	runGit(t, root, nil, "init", "-q")
 	writeTree(t, root, gitTree)
+	// A symlinked .gitignore is not read (git opens them with O_NOFOLLOW).
+	writeTree(t, root, map[string]string{"lnk/ignored-if-followed.go": "", "lnk/b.txt": ""})
+	require.NoError(t, os.Symlink("../sub/.gitignore", filepath.Join(root, "lnk/.gitignore")))
 
 	var want, wantSensitive []string
 	for _, p := range splitZ(runGit(t, root, nil, "ls-files", "-z", "--others", "--exclude-standard")) {
@@ -139,6 +142,7 @@ func TestScanMatchesGit(t *testing.T) {
 	require.Contains(t, want, "x/gen/keep.go", "the tree must exercise dir/** with a negation")
 	require.NotContains(t, want, "logs/important.log")
 	require.Contains(t, want, "x/sub/b.gen")
+	require.Contains(t, want, "lnk/ignored-if-followed.go")
 	require.NotContains(t, want, "x/a.gen")
 
 	res, err := Scan(context.Background(), Options{Root: root})
