@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -164,6 +165,19 @@ func TestScanRootErrors(t *testing.T) {
 	cancel()
 	_, err = Scan(ctx, Options{Root: dir})
 	require.ErrorIs(t, err, context.Canceled)
+
+	// Cancelled in the middle: the scan stops with the context's error,
+	// not a partial result.
+	for i := range 200 {
+		writeTree(t, dir, map[string]string{filepath.Join("many", strings.Repeat("d", i%7+1), strconv.Itoa(i)+".go"): "x"})
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	testHookBeforeOpen = func(string) { cancel() }
+	defer func() { testHookBeforeOpen = nil }()
+	res, err := Scan(ctx, Options{Root: dir})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Nil(t, res)
 }
 
 // TestScanUnreadable proves the permission-denied path for real: mode-000
