@@ -106,7 +106,7 @@ func ForIndex(text string) string {
 // separators like any other punctuation). At most MaxQueryTerms terms are
 // kept and words longer than MaxWordLen are dropped.
 //
-// ForQuery returns "" when q has no word; to_tsquery('simple', '') is an
+// ForQuery returns "" when q has no word; to_tsquery('simple', ”) is an
 // empty query that matches nothing (with a NOTICE), so callers should test
 // for "" and skip full-text search instead.
 func ForQuery(q string) string {
