@@ -106,9 +106,9 @@ func ForIndex(text string) string {
 // separators like any other punctuation). At most MaxQueryTerms terms are
 // kept and words longer than MaxWordLen are dropped.
 //
-// ForQuery returns "" when q has no word; to_tsquery('simple', ”) is an
-// empty query that matches nothing (with a NOTICE), so callers should test
-// for "" and skip full-text search instead.
+// ForQuery returns "" when q has no word. to_tsquery of an empty string is
+// an empty query that matches nothing (with a NOTICE), so callers should
+// test for "" and skip full-text search instead.
 func ForQuery(q string) string {
 	var b strings.Builder
 	seen := make(map[string]struct{})
