@@ -62,6 +62,25 @@ func Words(s string) []string {
 	return out
 }
 
+// Walk calls fn with every word of s (see the package doc) that is at most
+// MaxWordLen bytes long, in order, and its sub-tokens in their original
+// case (lowercase them with strings.ToLower when needed). parts is reused
+// between calls: fn must not keep it. Walk allocates nothing for ASCII
+// text, which makes it the fast path for callers that hash tokens.
+func Walk(s string, fn func(word string, parts []string)) {
+	var ps []string
+	words(s, func(w string) {
+		if len(w) > MaxWordLen {
+			return
+		}
+		ps = ps[:0]
+		parts(w, func(p string) { ps = append(ps, p) })
+		if len(ps) > 0 {
+			fn(w, ps)
+		}
+	})
+}
+
 // ForIndex returns text for to_tsvector('simple', ...): every word of text,
 // lowercased and without its underscores, followed by its sub-tokens when
 // it has more than one, separated by single spaces. Punctuation is dropped,

@@ -162,3 +162,12 @@ func BenchmarkSplit100KB(b *testing.B) {
 		Split(src)
 	}
 }
+
+func TestWalk(t *testing.T) {
+	t.Parallel()
+	var got []string
+	Walk("x.parseHTTP(__, "+strings.Repeat("a", MaxWordLen+1)+") y_z", func(word string, parts []string) {
+		got = append(got, word+"="+strings.Join(parts, ","))
+	})
+	require.Equal(t, []string{"x=x", "parseHTTP=parse,HTTP", "y_z=y,z"}, got)
+}
