@@ -36,6 +36,37 @@ func lines(n int, f func(i int) string) string {
 	return b.String()
 }
 
+func TestSplitPacks(t *testing.T) {
+	t.Parallel()
+	// 100 one-line constants between a header and a long function.
+	var b strings.Builder
+	b.WriteString("package p\n\nconst (\n")
+	var spans []Span
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&b, "\tC%d = %d\n", i, i)
+		spans = append(spans, Span{Name: fmt.Sprintf("C%d", i), Kind: "const", StartLine: 4 + i, EndLine: 4 + i})
+	}
+	b.WriteString(")\n\n// F is long.\nfunc F() {\n")
+	for i := 0; i < 50; i++ {
+		b.WriteString("\tx++\n")
+	}
+	b.WriteString("}\n")
+	spans = append(spans, Span{Name: "F", Kind: "function", StartLine: 107, EndLine: 158})
+	got := Split([]byte(b.String()), spans)
+	require.Equal(t, []brief{
+		{1, 40, "C0", "const"}, // header and constants up to PackLines lines
+		{41, 80, "C37", "const"},
+		{81, 104, "C77", "const"},   // the rest and the closing parenthesis
+		{106, 158, "F", "function"}, // PackLines or more: alone, with its doc
+	}, briefs(got))
+	checkInvariants(t, b.String(), spans, got, true)
+
+	// A small unit next to a big one stays apart from it.
+	src := "a\n\n" + lines(PackLines, func(int) string { return "x" })
+	got = Split([]byte(src), []Span{{Name: "big", StartLine: 3, EndLine: 2 + PackLines}})
+	require.Equal(t, []brief{{1, 1, "", ""}, {3, 2 + PackLines, "big", ""}}, briefs(got))
+}
+
 func TestSplit(t *testing.T) {
 	t.Parallel()
 	goSrc := `package p
@@ -145,9 +176,11 @@ func F() {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Split([]byte(tt.content), tt.spans)
+			// Without packing, to see the alignment rules.
+			got := split([]byte(tt.content), tt.spans, 1)
 			require.Equal(t, tt.want, briefs(got))
-			checkInvariants(t, tt.content, tt.spans, got)
+			checkInvariants(t, tt.content, tt.spans, got, false)
+			checkInvariants(t, tt.content, tt.spans, Split([]byte(tt.content), tt.spans), true)
 		})
 	}
 }
@@ -155,7 +188,7 @@ func F() {
 func TestContentAndHash(t *testing.T) {
 	t.Parallel()
 	src := "a\r\n\r\nfunc f() {\r\n}\r\n"
-	got := Split([]byte(src), []Span{{Name: "f", StartLine: 3, EndLine: 4}})
+	got := split([]byte(src), []Span{{Name: "f", StartLine: 3, EndLine: 4}}, 1)
 	require.Len(t, got, 2)
 	require.Equal(t, "a\r", got[0].Content)
 	require.Equal(t, "func f() {\r\n}\r", got[1].Content)
@@ -184,18 +217,31 @@ func TestProperties(t *testing.T) {
 			content = strings.TrimSuffix(content, "\n")
 		}
 		var spans []Span
-		for k := rng.IntN(12); k > 0; k-- {
+		small := iter%2 == 1 // many small spans, to exercise packing
+		for k := rng.IntN(12) + 30*btoi(small); k > 0; k-- {
 			s := rng.IntN(n+10) - 5
 			e := s + rng.IntN(2*MaxLines+50) - 3
+			if small {
+				e = s + rng.IntN(8) - 1
+			}
 			spans = append(spans, Span{Name: fmt.Sprintf("s%d", k), Kind: "k", StartLine: s, EndLine: e})
 		}
-		got := Split([]byte(content), spans)
-		checkInvariants(t, content, spans, got)
+		checkInvariants(t, content, spans, split([]byte(content), spans, 1), false)
+		checkInvariants(t, content, spans, Split([]byte(content), spans), true)
 	}
 }
 
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // checkInvariants checks what Split promises for any input.
-func checkInvariants(t *testing.T, content string, spans []Span, got []Chunk) {
+// With packed, small spans may share a chunk, which carries the name of
+// its first symbol.
+func checkInvariants(t *testing.T, content string, spans []Span, got []Chunk, packed bool) {
 	t.Helper()
 	ls := strings.Split(content, "\n")
 	if strings.HasSuffix(content, "\n") {
@@ -219,6 +265,22 @@ func checkInvariants(t *testing.T, content string, spans []Span, got []Chunk) {
 			owner[l] = i + 1
 		}
 		prevEnd = c.EndLine
+		if c.Symbol != "" {
+			named := false
+			for _, sp := range spans {
+				if sp.Name != c.Symbol || sp.EndLine < c.StartLine {
+					continue
+				}
+				// The span has a line in the chunk, or the chunk is its doc
+				// comment and the span's own lines are blank.
+				onlyBlank := true
+				for l := c.EndLine + 1; l < sp.StartLine && l <= len(ls); l++ {
+					onlyBlank = onlyBlank && strings.TrimSpace(ls[l-1]) == ""
+				}
+				named = named || sp.StartLine <= c.EndLine || onlyBlank
+			}
+			require.True(t, named, "chunk %d is named %s, which has no line in it", i, c.Symbol)
+		}
 	}
 	for l := 1; l <= len(ls); l++ {
 		if strings.TrimSpace(ls[l-1]) != "" {
@@ -241,9 +303,18 @@ func checkInvariants(t *testing.T, content string, spans []Span, got []Chunk) {
 		if !disjoint {
 			continue
 		}
+		first := 0
 		for l := s; l <= e; l++ {
-			if owner[l] != 0 {
+			if owner[l] == 0 {
+				continue
+			}
+			if !packed {
 				require.Equal(t, sp.Name, got[owner[l]-1].Symbol, "line %d of span %s", l, sp.Name)
+			} else if e-s+1 <= MaxLines {
+				if first == 0 {
+					first = owner[l]
+				}
+				require.Equal(t, first, owner[l], "span %s cut at line %d", sp.Name, l)
 			}
 		}
 	}
