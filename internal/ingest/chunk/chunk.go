@@ -1,10 +1,13 @@
 // Package chunk cuts a file into the pieces search returns, aligned to its
-// symbols: each top-level symbol is a chunk (split when long), and the text
-// between symbols forms chunks of its own, so the chunks cover the file.
+// symbols: each top-level symbol is a chunk (split when long, packed with
+// its neighbours when small), and the text between symbols forms chunks of
+// its own, so the chunks cover the file.
 //
 // # Rules
 //
-//   - Each outermost span is one chunk. Nested spans (methods inside a
+//   - Each outermost span is a unit: a chunk of its own, or packed with
+//     its small neighbours (below); never cut unless longer than MaxLines.
+//     Nested spans (methods inside a
 //     class) are covered by their outermost span. A span that overlaps the
 //     one before it without nesting keeps only its lines after that span.
 //     Spans are clamped to the file; empty ones are ignored.
@@ -26,10 +29,9 @@
 //     not the chunk, has every symbol's exact lines. Without packing, the
 //     Go standard library (7 711 files, one span per top-level function,
 //     type, const and var) gave 351 000 chunks, two thirds of them one or
-//     two lines long; with PackLines 40 it gives 64 000 chunks, which
-//     embed and rank better and cost a fifth of the rows and index entries
-//     (BenchmarkStdlib). A symbol is never split across chunks unless it
-//     is longer than MaxLines.
+//     two lines long; with PackLines 40 it gives 64 000 chunks: a fifth of
+//     the rows, vectors and index entries (BenchmarkStdlib), and chunks
+//     with enough text to embed.
 //   - A chunk longer than MaxLines is cut into the fewest pieces of at most
 //     MaxLines lines, of near-equal length (a 121-line function is 61 + 60,
 //     not 120 + 1); the pieces keep the symbol's name and kind.
