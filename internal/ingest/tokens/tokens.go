@@ -153,10 +153,18 @@ func ForQuery(q string) string {
 	return b.String()
 }
 
+// asciiWord marks the ASCII bytes that belong to a word.
+var asciiWord = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	}
+	return t
+}()
+
 // isWordRune reports whether r belongs to a word.
 func isWordRune(r rune) bool {
 	if r < utf8.RuneSelf {
-		return r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+		return asciiWord[r]
 	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
 }
@@ -165,10 +173,20 @@ func isWordRune(r rune) bool {
 func words(s string, fn func(string)) {
 	start := -1
 	for i := 0; i < len(s); {
-		r, size := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(s[i:])
+		c := s[i]
+		if c < utf8.RuneSelf { // the ASCII fast path
+			if asciiWord[c] {
+				if start < 0 {
+					start = i
+				}
+			} else if start >= 0 {
+				fn(s[start:i])
+				start = -1
+			}
+			i++
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
 		if isWordRune(r) {
 			if start < 0 {
 				start = i
