@@ -106,7 +106,7 @@ func dotNorms(a, b []byte) (dot, na, nb int) {
 func normalize(v []float32) {
 	var s float64
 	for _, x := range v {
-		s += float64(x) * float64(x)
+		s += float64(float64(x) * float64(x)) // no fused multiply-add: the same sum on every machine
 	}
 	if s == 0 {
 		return

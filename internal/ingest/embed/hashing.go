@@ -43,7 +43,7 @@ const (
 // return, func, if, ...) are dropped. Each feature is hashed with 64-bit
 // FNV-1a and a fixed mixing step into one of Dims dimensions with a sign
 // from the hash (signed feature hashing); a feature seen tf times weighs
-// w(1 + ln tf); the vector is L2-normalised. A text without features gives
+// w·sqrt(tf); the vector is L2-normalised. A text without features gives
 // the zero vector, whose cosine with anything is 0.
 //
 // A Hashing is safe for concurrent use.
@@ -117,18 +117,33 @@ var kindWeight = [4]float32{weightToken, weightJoined, weightBigram, weightTrigr
 // counting the occurrences of each feature (hash, kind in the low bits).
 // Its slot order depends only on the features, never on a random seed, so
 // summing the table in slot order gives the same floats in every process.
+//
+// Every text starts from a table of initialSlots slots, so its layout, and
+// with it the order of the sums, depends on that text alone.
 type featurizer struct {
 	keys   []uint64 // 0 is an empty slot
 	counts []int32
 	used   int
 	buf    []byte
+	// The initial table, kept for reuse.
+	initKeys   []uint64
+	initCounts []int32
 }
 
+const initialSlots = 2048
+
 func newFeaturizer() *featurizer {
-	return &featurizer{keys: make([]uint64, 2048), counts: make([]int32, 2048), buf: make([]byte, 0, 64)}
+	f := &featurizer{
+		initKeys:   make([]uint64, initialSlots),
+		initCounts: make([]int32, initialSlots),
+		buf:        make([]byte, 0, 64),
+	}
+	f.keys, f.counts = f.initKeys, f.initCounts
+	return f
 }
 
 func (f *featurizer) reset() {
+	f.keys, f.counts = f.initKeys, f.initCounts
 	clear(f.keys)
 	f.used = 0
 }
@@ -248,7 +263,10 @@ func (f *featurizer) vector(text string, dims int) []float32 {
 			continue
 		}
 		m := mix(k &^ 3) // the kind changes the weight, not the dimension
-		w := kindWeight[k&3] * (1 + float32(math.Log(float64(f.counts[i]))))
+		// Sublinear term frequency: sqrt(tf), which IEEE 754 rounds
+		// exactly on every machine (math.Log has per-architecture code).
+		// The explicit float32 conversion forbids a fused multiply-add.
+		w := float32(kindWeight[k&3] * float32(math.Sqrt(float64(f.counts[i]))))
 		if m>>63 == 1 {
 			w = -w
 		}
