@@ -30,7 +30,7 @@ func TestPostgres(t *testing.T) {
 		require.NoError(t, err, "query %q → %q", q, ForQuery(q))
 	}
 
-	text := "func (s *Server) parseHTTPRequest(r io.Reader) (*foo_bar.BazQux, error) { return utf8.Valid(IDs) }"
+	text := "func (s *Server) parseHTTPRequest(r io.Reader) (*foo_bar.BazQux, error) { return utf8.Valid(IDs) } // ÜberFuß x86_64 日本語Name"
 	tests := []struct {
 		query string
 		match bool
@@ -47,6 +47,13 @@ func TestPostgres(t *testing.T) {
 		{"utf8", true},
 		{"ids", true},
 		{"server reader", true},
+		{"über", true},
+		{"ÜBERFUSS", false},
+		{"überfuß", true},
+		{"x86", true},
+		{"64", true},
+		{"日本語", true},
+		{"name", true},
 		{"response", false},
 		{"parse response", false},
 	}
