@@ -76,30 +76,41 @@ func Dot(a, b []byte) int {
 	if len(a) != len(b) {
 		return 0
 	}
-	b = b[:len(a)]
-	var s0, s1, s2, s3 int
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += int(int8(a[i])) * int(int8(b[i]))
-		s1 += int(int8(a[i+1])) * int(int8(b[i+1]))
-		s2 += int(int8(a[i+2])) * int(int8(b[i+2]))
-		s3 += int(int8(a[i+3])) * int(int8(b[i+3]))
+	// int32 sums cannot overflow: |a[i]·b[i]| ≤ 127², and vectors are at
+	// most 1<<16 long (NewOpenAI's bound), so each sum stays below 2^31.
+	var s0, s1 int32
+	for len(a) >= 8 && len(b) >= 8 {
+		x, y := a[:8:8], b[:8:8] // bounds checked once per 8 bytes
+		s0 += int32(int8(x[0]))*int32(int8(y[0])) + int32(int8(x[1]))*int32(int8(y[1])) +
+			int32(int8(x[2]))*int32(int8(y[2])) + int32(int8(x[3]))*int32(int8(y[3]))
+		s1 += int32(int8(x[4]))*int32(int8(y[4])) + int32(int8(x[5]))*int32(int8(y[5])) +
+			int32(int8(x[6]))*int32(int8(y[6])) + int32(int8(x[7]))*int32(int8(y[7]))
+		a, b = a[8:], b[8:]
 	}
-	for ; i < len(a); i++ {
-		s0 += int(int8(a[i])) * int(int8(b[i]))
+	for i := range a {
+		s0 += int32(int8(a[i])) * int32(int8(b[i]))
 	}
-	return s0 + s1 + s2 + s3
+	return int(s0) + int(s1)
 }
 
 func dotNorms(a, b []byte) (dot, na, nb int) {
-	b = b[:len(a)]
-	for i, x := range a {
-		p, q := int(int8(x)), int(int8(b[i]))
-		dot += p * q
-		na += p * p
-		nb += q * q
+	var d, p, q int32
+	for len(a) >= 4 && len(b) >= 4 {
+		x, y := a[:4:4], b[:4:4]
+		x0, x1, x2, x3 := int32(int8(x[0])), int32(int8(x[1])), int32(int8(x[2])), int32(int8(x[3]))
+		y0, y1, y2, y3 := int32(int8(y[0])), int32(int8(y[1])), int32(int8(y[2])), int32(int8(y[3]))
+		d += x0*y0 + x1*y1 + x2*y2 + x3*y3
+		p += x0*x0 + x1*x1 + x2*x2 + x3*x3
+		q += y0*y0 + y1*y1 + y2*y2 + y3*y3
+		a, b = a[4:], b[4:]
 	}
-	return dot, na, nb
+	for i := range a {
+		x, y := int32(int8(a[i])), int32(int8(b[i]))
+		d += x * y
+		p += x * x
+		q += y * y
+	}
+	return int(d), int(p), int(q)
 }
 
 // normalize scales v to unit L2 length in place; a zero vector stays zero.
