@@ -17,6 +17,9 @@ import (
 // is done. Mount it with Config.RiverUI, never on its own: it has no
 // authentication, and the console's guards it.
 func NewRiverUI(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (http.Handler, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	// An insert-only client (no workers): River UI reads jobs and queues
 	// and cancels, retries or deletes jobs through it.
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: logger})
