@@ -57,7 +57,9 @@ SELECT gen_random_uuid(), 'tie', 'h', 'pending', 1, 1, $1 FROM generate_series(1
 			return !w.CreatedAt.Before(after) && w.CreatedAt.Before(before)
 		}, 135},
 		{"all filters", console.ListParams{Status: flowtype.WorkflowPending, NamePrefix: "name-", CreatedAfter: &after},
-			func(w console.ListRow) bool { return w.Status == "pending" && !w.CreatedAt.Before(after) && w.Name != "tie" }, 31},
+			func(w console.ListRow) bool {
+				return w.Status == "pending" && !w.CreatedAt.Before(after) && w.Name != "tie"
+			}, 31},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -93,7 +93,9 @@ func (w *gateWorker) Work(ctx context.Context, job *river.Job[GateArgs]) error {
 // quickRetry retries a failed job after 50ms instead of River's backoff.
 type quickRetry struct{}
 
-func (quickRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(50 * time.Millisecond) }
+func (quickRetry) NextRetry(*rivertype.JobRow) time.Time {
+	return time.Now().Add(50 * time.Millisecond)
+}
 
 // StartWorker starts a River client working the built-in kinds and "gate"
 // on pool, stopped (gates opened first) when the test ends.
