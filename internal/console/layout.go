@@ -15,9 +15,9 @@ import (
 
 // Layout geometry, in SVG user units (CSS pixels at zoom 1).
 const (
-	NodeWidth     = 180
+	NodeWidth     = 168
 	NodeHeight    = 54
-	layerGap      = 70 // between the last column of a layer and the next layer
+	layerGap      = 52 // between the last column of a layer and the next layer
 	columnGap     = 18 // between the wrapped columns of one layer
 	rowGap        = 12
 	margin        = 16

@@ -70,49 +70,13 @@ func (s *Store) List(ctx context.Context, p *ListParams) (*ListPage, error) {
 		limit = ListLimitDefault
 	}
 	limit = min(limit, ListLimitMax)
-	if p.Status != "" && !p.Status.Valid() {
-		return nil, fmt.Errorf("list: unknown status %q", p.Status)
+	sql, args, err := listSQL(p, limit)
+	if err != nil {
+		return nil, err
 	}
-
-	// The WHERE clause is assembled from constant fragments, one per
-	// filter given; every value is a parameter.
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if p.Status != "" {
-		where = append(where, "status = "+arg(string(p.Status)))
-	}
-	if p.NamePrefix != "" {
-		lo, hi := prefixBounds(p.NamePrefix)
-		where = append(where, `(name COLLATE "C") >= `+arg(lo))
-		if hi != "" {
-			where = append(where, `(name COLLATE "C") < `+arg(hi))
-		}
-	}
-	if p.CreatedAfter != nil {
-		where = append(where, "created_at >= "+arg(*p.CreatedAfter))
-	}
-	if p.CreatedBefore != nil {
-		where = append(where, "created_at < "+arg(*p.CreatedBefore))
-	}
-	if p.Cursor != "" {
-		at, id, err := decodeCursor(p.Cursor)
-		if err != nil {
-			return nil, err
-		}
-		where = append(where, "(created_at, id) < ("+arg(at)+", "+arg(id)+"::uuid)")
-	}
-	sql := `SELECT id::text, name, key, status, node_count, created_at, started_at, finished_at, error FROM qf_workflow`
-	if len(where) > 0 {
-		sql += "\nWHERE " + strings.Join(where, " AND ")
-	}
-	sql += "\nORDER BY created_at DESC, id DESC\nLIMIT " + arg(limit+1)
 
 	page := &ListPage{Workflows: []ListRow{}}
-	err := s.read(ctx, func(tx pgx.Tx) error {
+	err = s.read(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
 			return err
@@ -142,6 +106,55 @@ func (s *Store) List(ctx context.Context, p *ListParams) (*ListPage, error) {
 		return nil, fmt.Errorf("list workflows: %w", err)
 	}
 	return page, nil
+}
+
+// listSQL builds List's statement for p and a page of limit rows.
+func listSQL(p *ListParams, limit int) (string, []any, error) {
+	if p.Status != "" && !p.Status.Valid() {
+		return "", nil, fmt.Errorf("list: unknown status %q", p.Status)
+	}
+
+	// The WHERE clause is assembled from constant fragments, one per
+	// filter given; every value is a parameter.
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if p.Status != "" {
+		where = append(where, "w.status = "+arg(string(p.Status)))
+	}
+	if p.NamePrefix != "" {
+		lo, hi := prefixBounds(p.NamePrefix)
+		where = append(where, `(w.name COLLATE "C") >= `+arg(lo))
+		if hi != "" {
+			where = append(where, `(w.name COLLATE "C") < `+arg(hi))
+		}
+	}
+	if p.CreatedAfter != nil {
+		where = append(where, "w.created_at >= "+arg(*p.CreatedAfter))
+	}
+	if p.CreatedBefore != nil {
+		where = append(where, "w.created_at < "+arg(*p.CreatedBefore))
+	}
+	if p.Cursor != "" {
+		at, id, err := decodeCursor(p.Cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, "(w.created_at, w.id) < ("+arg(at)+", "+arg(id)+"::uuid)")
+	}
+	// Columns are qualified: ORDER BY id would sort by the output column
+	// id::text, not by the indexed uuid.
+	sql := `SELECT w.id::text, w.name, w.key, w.status, w.node_count, w.created_at, w.started_at, w.finished_at, w.error
+FROM qf_workflow w`
+	if len(where) > 0 {
+		sql += "\nWHERE " + strings.Join(where, " AND ")
+	}
+	sql += "\nORDER BY w.created_at DESC, w.id DESC\nLIMIT " + arg(limit+1)
+
+	return sql, args, nil
 }
 
 // progressTx counts the final nodes of the rows still pending or running.

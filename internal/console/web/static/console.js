@@ -6,7 +6,7 @@
   'use strict';
 
   const NS = 'http://www.w3.org/2000/svg';
-  const W = 180, H = 54; // NodeWidth, NodeHeight in layout.go
+  const W = 168, H = 54; // NodeWidth, NodeHeight in layout.go
 
   const $ = (sel, root = document) => root.querySelector(sel);
   const csrfToken = () => $('meta[name="csrf-token"]').content;
@@ -141,12 +141,12 @@
     g.append(s('title', { text: `${m.path}\n${m.state}${m.kind ? ' · ' + m.kind : ''}${counts ? '\n' + counts : ''}` }));
     g.append(s('rect', { class: 'box', width: W, height: H, rx: 8 }));
     g.append(s('rect', { class: 'stripe', width: 5, height: H - 12, x: 0, y: 6, rx: 2 }));
-    g.append(s('text', { class: 'name', x: 14, y: 20, text: short(m.name, isGroup ? 19 : 22) }));
+    g.append(s('text', { class: 'name', x: 14, y: 20, text: short(m.name, isGroup ? 18 : 21) }));
     let sub;
     if (isGroup) sub = `${m.descendants} nodes · ${m.state}`;
     else if (hasMembers) sub = `${m.kind} · expanded · ${m.state}`;
     else sub = `${m.kind} · ${m.state}${m.attempts > 1 ? ` · ${m.attempts} attempts` : ''}`;
-    g.append(s('text', { class: 'sub', x: 14, y: 37, text: short(sub, 30) }));
+    g.append(s('text', { class: 'sub', x: 14, y: 37, text: short(sub, 28) }));
     if (hasMembers) g.append(countBar(m));
     if (isGroup) g.append(s('text', { class: 'expand', x: W - 20, y: 21, text: '⊞' }));
     return g;
@@ -179,8 +179,10 @@
     const edges = s('g', { class: 'edges' });
     const parts = [];
     for (const m of lv.members) for (const d of m.dep_index) parts.push(edgePath(lv.members[d], m));
-    // One path element for all edges: thousands of edges cost one node.
-    if (parts.length) edges.append(s('path', { d: parts.join(' '), 'marker-end': parts.length <= 400 ? 'url(#arrow)' : null }));
+    // Up to 400 edges get a path (and an arrowhead) each; beyond, one path
+    // holds them all: thousands of edges cost one element.
+    if (parts.length <= 400) for (const d of parts) edges.append(s('path', { d, 'marker-end': 'url(#arrow)' }));
+    else edges.append(s('path', { d: parts.join(' ') }));
     svg.append(edges);
     const nodes = s('g', { class: 'nodes' });
     const frag = document.createDocumentFragment();
