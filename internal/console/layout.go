@@ -37,6 +37,10 @@ type Layout struct {
 	Pos    []Point `json:"-"`
 	// Layer is each member's layer (0 for members without deps).
 	Layer []int `json:"-"`
+	// Span is the x of the first and of the last column of each member's
+	// layer (equal unless the layer wraps): edges run behind a wrapped
+	// layer's columns instead of across them.
+	Span [][2]int `json:"-"`
 }
 
 // LayoutLevel places n members whose deps are given as member indexes
@@ -111,7 +115,7 @@ func LayoutLevel(n int, deps [][]int) *Layout {
 		}
 	}
 
-	out := &Layout{Pos: make([]Point, n), Layer: layer}
+	out := &Layout{Pos: make([]Point, n), Layer: layer, Span: make([][2]int, n)}
 	rows := 1
 	for _, members := range byLayer {
 		rows = max(rows, min(len(members), LayoutMaxRows))
@@ -122,9 +126,11 @@ func LayoutLevel(n int, deps [][]int) *Layout {
 		perCol := min(len(members), LayoutMaxRows)
 		// Centre short layers vertically against the tallest one.
 		offset := (rows - perCol) * (NodeHeight + rowGap) / 2
+		last := x + (cols-1)*(NodeWidth+columnGap)
 		for pos, i := range members {
 			col, row := pos/LayoutMaxRows, pos%LayoutMaxRows
 			out.Pos[i] = Point{X: x + col*(NodeWidth+columnGap), Y: margin + offset + row*(NodeHeight+rowGap)}
+			out.Span[i] = [2]int{x, last}
 		}
 		x += cols*(NodeWidth+columnGap) - columnGap + layerGap
 	}

@@ -38,9 +38,12 @@ type Member struct {
 	Counts      map[string]int `json:"counts,omitempty"`
 	StartedAt   *Time          `json:"started_at"`
 	FinishedAt  *Time          `json:"finished_at"`
-	// X and Y place the member in the drawing (Layout).
-	X int `json:"x"`
-	Y int `json:"y"`
+	// X and Y place the member in the drawing (Layout); LayerX0 and
+	// LayerX1 are the x of its layer's first and last column.
+	X       int `json:"x"`
+	Y       int `json:"y"`
+	LayerX0 int `json:"layer_x0"`
+	LayerX1 int `json:"layer_x1"`
 }
 
 // Level is one level of a workflow's hierarchy: the members of a group, or
@@ -200,6 +203,7 @@ func buildLevel(lv *Level, nodes []nodeRow, groupIdx int32, since time.Time) {
 	layout := LayoutLevel(len(members), deps)
 	for i := range members {
 		members[i].X, members[i].Y = layout.Pos[i].X, layout.Pos[i].Y
+		members[i].LayerX0, members[i].LayerX1 = layout.Span[i][0], layout.Span[i][1]
 	}
 	lv.Width, lv.Height = layout.Width, layout.Height
 	if since.IsZero() {

@@ -152,10 +152,18 @@
     return g;
   }
 
+  // An edge leaves its source's layer at the layer's last column and
+  // enters the target's layer at its first column, running straight
+  // (behind the boxes) through a wrapped layer's columns.
   function edgePath(a, b) {
-    const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2;
-    const dx = Math.max(24, (x2 - x1) / 2);
-    return `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2 - 6},${y2}`;
+    const y1 = a.y + H / 2, y2 = b.y + H / 2;
+    const x0 = a.x + W, x1 = a.layer_x1 + W, x2 = b.layer_x0 - 8, x3 = b.x - 6;
+    const dx = Math.max(20, (x2 - x1) / 2);
+    let d = `M${x0},${y1}`;
+    if (x1 > x0) d += ` L${x1},${y1}`;
+    d += ` C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
+    if (x3 > x2) d += ` L${x3},${y2}`;
+    return d;
   }
 
   function renderLevelPath() {
@@ -182,7 +190,10 @@
     // Up to 400 edges get a path (and an arrowhead) each; beyond, one path
     // holds them all: thousands of edges cost one element.
     if (parts.length <= 400) for (const d of parts) edges.append(s('path', { d, 'marker-end': 'url(#arrow)' }));
-    else edges.append(s('path', { d: parts.join(' ') }));
+    else {
+      edges.classList.add('dense');
+      edges.append(s('path', { d: parts.join(' ') }));
+    }
     svg.append(edges);
     const nodes = s('g', { class: 'nodes' });
     const frag = document.createDocumentFragment();
