@@ -51,7 +51,7 @@ func startConsole(t testing.TB, db *pgtest.DB, env map[string]string, args ...st
 	}
 	logw := &testLog{t: t}
 	go func() {
-		done <- run(ctx, append([]string{"--addr", "127.0.0.1:0", "--log-format", "text", "--log-level", "warn"}, args...), getenv, logw, ready)
+		done <- run(ctx, append([]string{"--addr", "127.0.0.1:0", "--log-format", "text", "--log-level", "warn", "--max-conns", "4"}, args...), getenv, logw, ready)
 	}()
 	t.Cleanup(func() {
 		cancel()

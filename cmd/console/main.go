@@ -55,6 +55,7 @@ type options struct {
 	logLevel    string
 	noRiverUI   bool
 	poll        time.Duration
+	maxConns    int32
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -67,6 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.noRiverUI, "no-river-ui", false, "do not mount River UI under /river/")
 	fs.DurationVar(&o.poll, "poll-interval", time.Second, "how often a workflow page asks for changes")
+	fs.Int32Var(&o.maxConns, "max-conns", 8, "size of the database pool (River UI shares it)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil, err
@@ -75,6 +77,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, cliutil.WithCode(cliutil.ExitUsage, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if o.maxConns < 2 {
+		return nil, cliutil.WithCode(cliutil.ExitUsage, fmt.Errorf("--max-conns must be at least 2 (got %d)", o.maxConns))
 	}
 	if o.poll < 100*time.Millisecond {
 		return nil, cliutil.WithCode(cliutil.ExitUsage, fmt.Errorf("--poll-interval must be at least 100ms (got %s)", o.poll))
@@ -116,7 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	pool, err := cliutil.OpenPool(ctx, u, cliutil.PoolOptions{MaxConns: 8, ApplicationName: "console"})
+	pool, err := cliutil.OpenPool(ctx, u, cliutil.PoolOptions{MaxConns: o.maxConns, ApplicationName: "console"})
 	if err != nil {
 		return err
 	}

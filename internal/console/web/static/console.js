@@ -235,6 +235,9 @@
 
   async function poll() {
     if (document.hidden || !view.cursor) return;
+    view.ticks = (view.ticks || 0) + 1;
+    // A final workflow changes only when someone retries it: ask less.
+    if (final.has(view.status) && view.ticks % 5 !== 0) return;
     view.polls++;
     const full = view.polls % 15 === 0;
     const q = `group=${encodeURIComponent(view.group)}${full ? '' : '&since=' + encodeURIComponent(view.cursor)}`;
@@ -348,7 +351,8 @@
         body,
       });
       toast(action === 'cancel' ? `Cancelled: ${res.nodes} nodes, ${res.jobs} jobs.` : `Retrying (${res.mode}): ${res.nodes} nodes reset, ${res.jobs} jobs enqueued.`, 'ok');
-      view.polls = 14; // next poll is a full one
+      view.polls = 14; // the next poll is a full one, and runs even on a final workflow
+      view.ticks = 4;
       setTimeout(poll, 100);
     } catch (err) {
       toast(`Refused (${err.status}): ${err.message}`, 'error');
