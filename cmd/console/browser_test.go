@@ -160,9 +160,9 @@ nodes:
 // TestBrowser drives the console in headless Chromium (playwright-core):
 // the list, a running workflow whose node counts by state match flow's
 // Status, a viewer's refused cancel, a group expanded, a node's panel, a
-// node turning completed without a reload, an operator's cancel. It also
-// takes the screenshots of docs/img (into QF_CONSOLE_SHOTS when set, else
-// a temporary directory).
+// node turning completed without a reload, an operator's cancel and retry.
+// It also takes the screenshots of docs/img (into QF_CONSOLE_SHOTS when
+// set, else a temporary directory).
 func TestBrowser(t *testing.T) {
 	ensureBrowser(t)
 	db := pgtest.New(t)
@@ -225,9 +225,15 @@ func TestBrowser(t *testing.T) {
 	})
 
 	// What the browser did, seen by the engine.
+	// The operator cancelled reindex-search, then retried it (mode all):
+	// its reindex node runs again, in its second run.
 	after, err := client.Status(t.Context(), toCancel)
 	require.NoError(t, err)
-	require.Equal(t, flowtype.WorkflowCancelled, after.Status, "the operator's cancel")
+	require.False(t, after.Status.IsFinal(), "the operator's retry: %s", after.Status)
+	var cancelled int
+	require.NoError(t, db.Pool.QueryRow(t.Context(),
+		`SELECT count(*) FROM qf_node WHERE workflow_id = $1 AND run > 0`, toCancel).Scan(&cancelled))
+	require.Equal(t, 2, cancelled, "both nodes were cancelled and reset by the retry")
 	after, err = client.Status(t.Context(), running)
 	require.NoError(t, err)
 	require.NotEqual(t, flowtype.WorkflowCancelled, after.Status, "the viewer's cancel was refused")

@@ -110,6 +110,17 @@ async function main() {
   check(Number((await page.$$('svg.gantt .bar.crit')).length) > 0, 'the timeline highlights the critical path');
   await page.screenshot({ path: path.join(shots, 'console-timeline.png') });
   log(`screenshots in ${shots}`);
+
+  // 10. The operator retries the cancelled workflow (mode all).
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(`${base}/workflows/${env.QF_CANCEL}`);
+  await waitDrawn(page);
+  check(await page.isVisible('#retry-btn'), 'retry is offered on a cancelled workflow');
+  await page.selectOption('#retry-mode', 'all');
+  await page.click('#retry-btn');
+  await page.waitForFunction(() => ['pending', 'running'].includes(document.querySelector('#wf-status').textContent.trim()), null, { timeout: 60000 });
+  check((await page.textContent('#toast')).startsWith('Retrying (all)'), 'the toast says retrying');
+  log('an operator retried the cancelled workflow');
 }
 
 try {
