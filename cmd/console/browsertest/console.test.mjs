@@ -70,10 +70,12 @@ async function main() {
   check(/^\/river\/jobs\/\d+$/.test(jobHref || ''), `the River job links to River UI (${jobHref})`);
   log(`node panel of batch/x1, job ${jobHref}`);
 
-  // 7. Back to the top level; watch solo turn completed without a reload.
+  // 7. Back to the top level by the level path; watch solo turn
+  // completed without a reload.
   const b2 = Number(await page.evaluate(() => document.body.dataset.drawn));
   await page.click('#level-path a[data-group=""]');
-  await waitDrawn(page, b2);
+  const topAgain = await waitDrawn(page, b2);
+  check(topAgain.group === '', 'back at the top level');
   await page.evaluate(() => { window.__sameDocument = true; });
   check((await page.getAttribute('#graph g.node[data-path="solo"]', 'data-state')) === 'running', 'solo is running');
   const res = await fetch(`${env.QF_CONTROL}/open?gate=solo`, { method: 'POST' });
@@ -82,7 +84,17 @@ async function main() {
   check(await page.evaluate(() => window.__sameDocument === true), 'the page was not reloaded');
   log('solo turned completed live');
 
-  // 8. An operator cancels a workflow.
+  // 8. The River job link opens River UI (behind the console's sign-in).
+  await page.click('#graph g.node[data-path="prep"]');
+  await page.waitForSelector('#panel:not([hidden])[data-path="prep"]');
+  const prepJob = await page.getAttribute('#panel a[href^="/river/jobs/"]', 'href');
+  await page.click('#panel a[href^="/river/jobs/"]');
+  await page.waitForSelector(`text=ID: ${prepJob.split('/').pop()}`);
+  check((await page.textContent('body')).includes('echo'), 'River UI shows the job of kind echo');
+  log(`River UI shows ${prepJob}`);
+  await page.goto(`${base}/`);
+
+  // 9. An operator cancels a workflow.
   await logout(page);
   await login(page, base, env.QF_OPERATOR);
   await page.goto(`${base}/workflows/${env.QF_CANCEL}`);
@@ -93,7 +105,7 @@ async function main() {
   check((await page.textContent('#toast')).startsWith('Cancelled'), 'the toast says cancelled');
   log('an operator cancelled a workflow');
 
-  // 9. Screenshots: the list, a workflow with a failed branch, the timeline.
+  // 10. Screenshots: the list, a workflow with a failed branch, the timeline.
   await page.setViewportSize({ width: 1440, height: 560 });
   await page.goto(`${base}/`);
   await page.waitForSelector('#workflows');
@@ -111,7 +123,7 @@ async function main() {
   await page.screenshot({ path: path.join(shots, 'console-timeline.png') });
   log(`screenshots in ${shots}`);
 
-  // 10. The operator retries the cancelled workflow (mode all).
+  // 11. The operator retries the cancelled workflow (mode all).
   await page.setViewportSize({ width: 1440, height: 900 });
   await page.goto(`${base}/workflows/${env.QF_CANCEL}`);
   await waitDrawn(page);
