@@ -191,6 +191,7 @@ func (s *Server) read(h http.HandlerFunc) http.Handler {
 // no credential 401, a viewer 403, a missing or wrong token 403.
 func (s *Server) act(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<16) // an action's form is a few bytes
 		id := s.auth.identify(r)
 		switch {
 		case id.Role == RoleNone || id.Anonymous:
