@@ -31,10 +31,10 @@ const StdModule = "std"
 //     "..x.y" resolves against fromPath's package directory ("." is that
 //     package: "pkg/__init__.py").
 //   - JavaScript, TypeScript, TSX: a relative "./a" or "../a" resolves
-//     against fromPath's directory to "a" itself when it has an
-//     extension, then "a.ts", "a.tsx", "a.js", "a.jsx", "a/index.ts",
-//     "a/index.tsx", "a/index.js", "a/index.jsx" (and "a.ts" for "a.js",
-//     TypeScript's ESM convention). A bare module name ("react") is a
+//     against fromPath's directory to "a.ts", "a.tsx", "a.js", "a.jsx",
+//     "a/index.ts", "a/index.tsx", "a/index.js", "a/index.jsx"; a path
+//     with a script, JSON or CSS extension is that file ("./a.js" also
+//     "a.ts" and "a.tsx": TypeScript's ESM convention). A bare module name ("react") is a
 //     package, not a file of the codebase: none.
 //   - Rust: "crate::a::b" → "src/a/b.rs", "src/a/b/mod.rs" (a module),
 //     then "src/a.rs", "src/a/mod.rs" (an item of module a), where src/ is
@@ -121,18 +121,18 @@ func jsCandidates(fromPath, importPath string) []string {
 	if p == ".." || strings.HasPrefix(p, "../") {
 		return nil // above the root
 	}
-	var out []string
-	if ext := path.Ext(p); ext != "" {
-		out = append(out, p)
-		switch ext {
-		case ".js", ".jsx", ".mjs", ".cjs":
-			stem := strings.TrimSuffix(p, ext)
-			out = append(out, stem+".ts", stem+".tsx")
-		}
-	}
 	if p == "." {
 		p = ""
-	} else {
+	}
+	var out []string
+	switch ext := path.Ext(p); ext {
+	case ".js", ".jsx", ".mjs", ".cjs":
+		stem := strings.TrimSuffix(p, ext)
+		return []string{p, stem + ".ts", stem + ".tsx"}
+	case ".ts", ".tsx", ".mts", ".cts", ".json", ".css":
+		return []string{p}
+	}
+	if p != "" {
 		for _, ext := range []string{".ts", ".tsx", ".js", ".jsx"} {
 			out = append(out, p+ext)
 		}

@@ -60,7 +60,7 @@ func exBlock(f *tsFile, block *sitter.Node, module string) {
 	if module != "" && len(f.o.Decls) > 0 {
 		moduleDecl = len(f.o.Decls) - 1
 	}
-	for _, st := range namedChildren(block) {
+	for _, st := range blockChildren(block) {
 		switch st.Type() {
 		case "unary_operator": // @doc, @moduledoc
 			attr := st.ChildByFieldName("operand")

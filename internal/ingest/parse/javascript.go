@@ -128,7 +128,7 @@ func jsImport(f *tsFile, n *sitter.Node) {
 // children.
 func jsBlock(f *tsFile, block *sitter.Node, class string) {
 	var prev *sitter.Node
-	for _, st := range namedChildren(block) {
+	for _, st := range blockChildren(block) {
 		doc := ""
 		if prev != nil && prev.Type() == "comment" && prev.EndPoint().Row+1 >= st.StartPoint().Row {
 			doc = jsDoc(f.text(prev))

@@ -42,7 +42,7 @@ func extractPython(f *tsFile, root *sitter.Node) {
 // pyBlock extracts the definitions among a module's or class body's
 // statements.
 func pyBlock(f *tsFile, block *sitter.Node, class string, module bool) {
-	for _, st := range namedChildren(block) {
+	for _, st := range blockChildren(block) {
 		def := st
 		if st.Type() == "decorated_definition" {
 			def = st.ChildByFieldName("definition")

@@ -52,7 +52,7 @@ func extractRust(f *tsFile, root *sitter.Node) {
 // module is the enclosing inline module, owner the impl's type or trait.
 func rustItems(f *tsFile, block *sitter.Node, module, owner string) {
 	var docs []string
-	for _, it := range namedChildren(block) {
+	for _, it := range blockChildren(block) {
 		switch t := it.Type(); t {
 		case "line_comment", "block_comment":
 			text := f.text(it)

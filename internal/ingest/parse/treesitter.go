@@ -234,6 +234,21 @@ func namedChildren(n *sitter.Node) []*sitter.Node {
 	return out
 }
 
+// blockChildren is namedChildren with each ERROR node replaced by its own
+// block children: what tree-sitter recovered inside a syntax error is
+// still extracted.
+func blockChildren(n *sitter.Node) []*sitter.Node {
+	kids := namedChildren(n)
+	for i := 0; i < len(kids); i++ {
+		if kids[i].IsError() {
+			inner := namedChildren(kids[i])
+			kids = append(kids[:i], append(inner, kids[i+1:]...)...)
+			i--
+		}
+	}
+	return kids
+}
+
 // unquote strips a string literal's quotes (and Python's prefixes).
 func unquote(s string) string {
 	s = strings.TrimLeft(s, "rRbBuUfF")
