@@ -36,6 +36,12 @@ var tsGrammars = map[string]*tsGrammar{
 	lang.Elixir:     {language: elixir.GetLanguage(), extract: extractElixir},
 }
 
+// parseTimeoutMicros bounds one tree-sitter parse (tree-sitter's
+// timeout, in microseconds of wall time): a pathological input gives an
+// outline with Errors 1 rather than a stuck step. Real files take
+// milliseconds.
+const parseTimeoutMicros = 10_000_000
+
 func treeSitterSupported(language string) bool {
 	_, ok := tsGrammars[language]
 	return ok
@@ -46,6 +52,7 @@ func (g *tsGrammar) parse(content []byte) *sitter.Tree {
 	if p == nil {
 		p = sitter.NewParser()
 		p.SetLanguage(g.language)
+		p.SetOperationLimit(parseTimeoutMicros)
 	}
 	defer g.parsers.Put(p)
 	tree, err := p.ParseCtx(context.Background(), nil, content)
