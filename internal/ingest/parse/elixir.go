@@ -18,29 +18,23 @@ import (
 // alias, import, require and use, with "alias Foo.{A, B}" expanded to
 // "Foo.A" and "Foo.B" and "as:" as the Alias. Refs are remote calls
 // Foo.Bar.baz(...) on an alias (Qualifier "Foo.Bar", Name "baz").
+const elixirQuery = `
+(call target: (identifier) @kw) @call
+(call target: (dot left: (alias) @q right: (identifier) @n))
+`
+
 func extractElixir(f *tsFile, root *sitter.Node) {
 	exBlock(f, root, "")
-	walk(root, func(n *sitter.Node) bool {
-		if n.Type() != "call" {
-			return true
-		}
-		target := n.ChildByFieldName("target")
-		if target == nil {
-			return true
-		}
-		switch target.Type() {
-		case "identifier":
-			switch f.text(target) {
+	f.matches(root, func(m tsMatch) {
+		switch {
+		case m["call"] != nil:
+			switch f.text(m["kw"]) {
 			case "alias", "import", "require", "use":
-				exImport(f, n)
+				exImport(f, m["call"])
 			}
-		case "dot":
-			left, right := target.ChildByFieldName("left"), target.ChildByFieldName("right")
-			if left != nil && right != nil && left.Type() == "alias" && right.Type() == "identifier" {
-				f.ref(f.text(left), f.text(right))
-			}
+		case m["q"] != nil:
+			f.ref(f.text(m["q"]), f.text(m["n"]))
 		}
-		return true
 	})
 }
 

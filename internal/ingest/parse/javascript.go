@@ -19,49 +19,31 @@ import (
 // export ... from "x", require("x") and import("x") with a string, and
 // TypeScript's import x = require("x"). Refs are member expressions
 // name.prop whose name an import or require binds.
+// jsQuery serves the three grammars: it names only node types they share.
+const jsQuery = `
+(import_statement) @import
+(export_statement source: (string) @src) @export
+(call_expression function: [(identifier) (import)] @fn arguments: (arguments . (string) @str .)) @call
+(member_expression object: (identifier) @q property: (property_identifier) @n)
+`
+
 func extractJS(f *tsFile, root *sitter.Node) {
 	f.bound = map[string]bool{}
 	jsBlock(f, root, "")
-	walk(root, func(n *sitter.Node) bool {
-		switch n.Type() {
-		case "import_statement":
-			jsImport(f, n)
-			return false
-		case "export_statement":
-			if src := n.ChildByFieldName("source"); src != nil {
-				f.imp(unquote(f.text(src)), "", n)
+	f.matches(root, func(m tsMatch) {
+		switch {
+		case m["import"] != nil:
+			jsImport(f, m["import"])
+		case m["export"] != nil:
+			f.imp(unquote(f.text(m["src"])), "", m["export"])
+		case m["call"] != nil:
+			if fn := m["fn"]; fn.Type() == "import" || f.text(fn) == "require" {
+				f.imp(unquote(f.text(m["str"])), "", m["call"])
+				jsBindRequire(f, m["call"])
 			}
-		case "import_alias":
-			// import x = require("y") is an import_alias in some grammar
-			// versions; its string is found by the call below.
-		case "call_expression":
-			fn := n.ChildByFieldName("function")
-			if fn == nil || (fn.Type() != "import" && f.text(fn) != "require") {
-				break
-			}
-			args := n.ChildByFieldName("arguments")
-			if args == nil || args.NamedChildCount() != 1 {
-				break
-			}
-			if s := args.NamedChild(0); s.Type() == "string" {
-				f.imp(unquote(f.text(s)), "", n)
-				jsBindRequire(f, n)
-			}
-		case "import_require_clause":
-			if s := n.ChildByFieldName("source"); s != nil {
-				f.imp(unquote(f.text(s)), "", n)
-			}
-			for _, c := range namedChildren(n) {
-				if c.Type() == "identifier" {
-					f.bind(f.text(c))
-				}
-			}
-		case "member_expression":
-			if obj := n.ChildByFieldName("object"); obj != nil && obj.Type() == "identifier" {
-				f.ref(f.text(obj), f.field(n, "property"))
-			}
+		case m["q"] != nil:
+			f.ref(f.text(m["q"]), f.text(m["n"]))
 		}
-		return true
 	})
 }
 

@@ -17,22 +17,24 @@ import (
 // "from . import x, y" (M only dots) is one Import per name (".x", ".y"),
 // since each names a module. Refs are attribute accesses name.attr whose
 // name an import binds.
+const pythonQuery = `
+(import_statement) @import
+(import_from_statement) @from
+(future_import_statement) @from
+(attribute object: (identifier) @q attribute: (identifier) @n)
+`
+
 func extractPython(f *tsFile, root *sitter.Node) {
 	pyBlock(f, root, "", true)
-	walk(root, func(n *sitter.Node) bool {
-		switch n.Type() {
-		case "import_statement":
-			pyImport(f, n)
-			return false
-		case "import_from_statement", "future_import_statement":
-			pyImportFrom(f, n)
-			return false
-		case "attribute":
-			if obj := n.ChildByFieldName("object"); obj != nil && obj.Type() == "identifier" {
-				f.ref(f.text(obj), f.field(n, "attribute"))
-			}
+	f.matches(root, func(m tsMatch) {
+		switch {
+		case m["import"] != nil:
+			pyImport(f, m["import"])
+		case m["from"] != nil:
+			pyImportFrom(f, m["from"])
+		case m["q"] != nil:
+			f.ref(f.text(m["q"]), f.text(m["n"]))
 		}
-		return true
 	})
 	if f.bound == nil {
 		f.bound = map[string]bool{}

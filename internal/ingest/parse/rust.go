@@ -21,30 +21,36 @@ import (
 // "self::x", and "extern crate x" as "x". Refs are scoped identifiers and
 // scoped type identifiers a::b::c outside use declarations (Qualifier
 // "a::b", Name "c").
+const rustQuery = `
+(use_declaration argument: (_) @arg) @use
+(extern_crate_declaration) @extern
+(mod_item name: (identifier) @name !body) @mod
+(scoped_identifier path: (_) @q name: (_) @n) @ref
+(scoped_type_identifier path: (_) @q name: (_) @n) @ref
+`
+
 func extractRust(f *tsFile, root *sitter.Node) {
 	rustItems(f, root, "", "")
-	walk(root, func(n *sitter.Node) bool {
-		switch n.Type() {
-		case "use_declaration":
-			if arg := n.ChildByFieldName("argument"); arg != nil {
-				rustUse(f, n, arg, "")
+	f.matches(root, func(m tsMatch) {
+		switch {
+		case m["use"] != nil:
+			rustUse(f, m["use"], m["arg"], "")
+		case m["extern"] != nil:
+			n := m["extern"]
+			f.imp(f.field(n, "name"), f.field(n, "alias"), n)
+		case m["mod"] != nil:
+			f.imp("self::"+f.text(m["name"]), "", m["mod"])
+		case m["ref"] != nil:
+			// Count a path once, at its outermost node, and not in a use.
+			if p := m["ref"].Parent(); p != nil {
+				switch p.Type() {
+				case "scoped_identifier", "scoped_type_identifier", "use_declaration",
+					"use_as_clause", "scoped_use_list", "use_list", "use_wildcard":
+					return
+				}
 			}
-			return false
-		case "extern_crate_declaration":
-			alias := f.field(n, "alias")
-			f.imp(f.field(n, "name"), alias, n)
-			return false
-		case "mod_item":
-			if n.ChildByFieldName("body") == nil {
-				f.imp("self::"+f.field(n, "name"), "", n)
-			}
-		case "scoped_identifier", "scoped_type_identifier":
-			if p := n.ChildByFieldName("path"); p != nil {
-				f.ref(f.text(p), f.field(n, "name"))
-			}
-			return false
+			f.ref(f.text(m["q"]), f.text(m["n"]))
 		}
-		return true
 	})
 }
 

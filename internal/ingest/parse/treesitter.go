@@ -4,6 +4,8 @@ package parse
 
 import (
 	"context"
+	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -24,16 +26,24 @@ import (
 type tsGrammar struct {
 	language *sitter.Language
 	extract  func(f *tsFile, root *sitter.Node)
-	parsers  sync.Pool
+	// pattern is the tree-sitter query whose matches the extractor reads
+	// (imports and refs): a query runs in C and crosses into Go only per
+	// match, several times cheaper than walking every node through cgo.
+	pattern string
+	parsers sync.Pool
+
+	once  sync.Once
+	query *sitter.Query // immutable once compiled: safe to share
+	names []string      // capture names by index
 }
 
 var tsGrammars = map[string]*tsGrammar{
-	lang.Python:     {language: python.GetLanguage(), extract: extractPython},
-	lang.JavaScript: {language: javascript.GetLanguage(), extract: extractJS},
-	lang.TypeScript: {language: typescript.GetLanguage(), extract: extractJS},
-	lang.TSX:        {language: tsx.GetLanguage(), extract: extractJS},
-	lang.Rust:       {language: rust.GetLanguage(), extract: extractRust},
-	lang.Elixir:     {language: elixir.GetLanguage(), extract: extractElixir},
+	lang.Python:     {language: python.GetLanguage(), extract: extractPython, pattern: pythonQuery},
+	lang.JavaScript: {language: javascript.GetLanguage(), extract: extractJS, pattern: jsQuery},
+	lang.TypeScript: {language: typescript.GetLanguage(), extract: extractJS, pattern: jsQuery},
+	lang.TSX:        {language: tsx.GetLanguage(), extract: extractJS, pattern: jsQuery},
+	lang.Rust:       {language: rust.GetLanguage(), extract: extractRust, pattern: rustQuery},
+	lang.Elixir:     {language: elixir.GetLanguage(), extract: extractElixir, pattern: elixirQuery},
 }
 
 // parseTimeoutMicros bounds one tree-sitter parse (tree-sitter's
@@ -75,7 +85,7 @@ func parseTreeSitter(language string, content []byte) *Outline {
 	}
 	defer tree.Close()
 	root := tree.RootNode()
-	f := &tsFile{src: content, o: o, refs: map[[2]string]int{}}
+	f := &tsFile{g: g, src: content, o: o, refs: map[[2]string]int{}}
 	o.Errors = countErrors(root)
 	g.extract(f, root)
 	if f.bound != nil {
@@ -86,11 +96,52 @@ func parseTreeSitter(language string, content []byte) *Outline {
 		}
 	}
 	o.Refs = sortedRefs(f.refs)
+	sort.SliceStable(o.Imports, func(i, j int) bool { return o.Imports[i].Line < o.Imports[j].Line })
 	return o
+}
+
+// compiled is the grammar's query, compiled on first use. A pattern that
+// does not compile is a bug in this package, caught by every test.
+func (g *tsGrammar) compiled() *sitter.Query {
+	g.once.Do(func() {
+		q, err := sitter.NewQuery([]byte(g.pattern), g.language)
+		if err != nil {
+			panic(fmt.Sprintf("parse: tree-sitter query: %v", err))
+		}
+		g.query = q
+		for i := uint32(0); i < q.CaptureCount(); i++ {
+			g.names = append(g.names, q.CaptureNameForId(i))
+		}
+	})
+	return g.query
+}
+
+// tsMatch is one query match: the captured nodes by capture name.
+type tsMatch map[string]*sitter.Node
+
+// matches calls fn with each match of the grammar's query under root, in
+// document order.
+func (f *tsFile) matches(root *sitter.Node, fn func(m tsMatch)) {
+	q := f.g.compiled()
+	qc := sitter.NewQueryCursor()
+	defer qc.Close()
+	qc.Exec(q, root)
+	for {
+		m, ok := qc.NextMatch()
+		if !ok {
+			return
+		}
+		tm := make(tsMatch, len(m.Captures))
+		for _, c := range m.Captures {
+			tm[f.g.names[c.Index]] = c.Node
+		}
+		fn(tm)
+	}
 }
 
 // tsFile is the state of one extraction.
 type tsFile struct {
+	g    *tsGrammar
 	src  []byte
 	o    *Outline
 	refs map[[2]string]int
@@ -194,30 +245,6 @@ func countErrors(n *sitter.Node) int {
 		}
 	}
 	return count
-}
-
-// walk visits n and, while visit returns true, its named descendants in
-// source order, with a cursor (cheap on wide nodes, unlike NamedChild).
-func walk(n *sitter.Node, visit func(n *sitter.Node) bool) {
-	c := sitter.NewTreeCursor(n)
-	defer c.Close()
-	walkCursor(c, visit)
-}
-
-func walkCursor(c *sitter.TreeCursor, visit func(n *sitter.Node) bool) {
-	n := c.CurrentNode()
-	if n.IsNamed() && !visit(n) {
-		return
-	}
-	if c.GoToFirstChild() {
-		for {
-			walkCursor(c, visit)
-			if !c.GoToNextSibling() {
-				break
-			}
-		}
-		c.GoToParent()
-	}
 }
 
 // namedChildren returns n's named children, with a cursor.
