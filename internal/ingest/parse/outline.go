@@ -3,6 +3,29 @@
 // Python, JavaScript, TypeScript, Rust and Elixir; and it derives symbols
 // and imports from an Outline. The Outline is the parsing step's output,
 // passed as JSON to the symbol and import extraction steps.
+//
+// Conventions that hold for every language:
+//
+//   - Kinds come from one set: function, method, type, struct, interface,
+//     class, module, const, var, enum, trait, impl, macro, field.
+//   - Parent is the receiver type, class, impl type, trait or module a
+//     declaration belongs to, and Symbol.Qualified joins it with "." in
+//     every language (Rust's "::" too), so one query form finds a method
+//     anywhere.
+//   - Lines are 1-based and inclusive; byte offsets index the content as
+//     given. A declaration's range starts at its keyword, not at its doc
+//     comment or decorators.
+//   - Refs are uses of names qualified by something that may live in
+//     another file (an import's name in Go, Python and JavaScript; a path
+//     in Rust; an alias in Elixir), counted per (qualifier, name), sorted.
+//     Unqualified names are not refs.
+//   - Imports are in source order with their line; ImportCandidates maps
+//     one to the files it may refer to.
+//   - TSX is its own language id ("tsx", see lang.TSX): it needs its own
+//     grammar, and the TypeScript grammar does not take JSX.
+//
+// Each extractor's comment (extractPython, extractJS, extractRust,
+// extractElixir, parseGo) lists exactly what it finds.
 package parse
 
 import (
