@@ -1,3 +1,5 @@
+//go:build unix
+
 package lang
 
 import (
@@ -5,8 +7,20 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// cpuTime is the CPU time (user and system) the process has used: on a
+// shared machine the stable figure ("cpu-ns/op"), where wall-clock swings.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 type corpusFile struct {
 	path    string
@@ -42,6 +56,8 @@ func goSrc(b *testing.B) []corpusFile {
 func BenchmarkDetectGoSrc(b *testing.B) {
 	files := goSrc(b)
 	b.ResetTimer()
+	cpu := cpuTime()
+	defer func() { b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op") }()
 	for b.Loop() {
 		for _, f := range files {
 			Detect(f.path, f.content)
@@ -55,6 +71,8 @@ func BenchmarkDetectGoSrc(b *testing.B) {
 func BenchmarkValidateGoSrc(b *testing.B) {
 	files := goSrc(b)
 	b.ResetTimer()
+	cpu := cpuTime()
+	defer func() { b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op") }()
 	for b.Loop() {
 		for _, f := range files {
 			Validate(f.path, f.content)
