@@ -36,6 +36,8 @@ func TestDetect(t *testing.T) {
 		// Ambiguous extension: heuristics on the content decide.
 		{"inc/x.h", "#include <iostream>\nclass A { public: std::string s; };\nnamespace n {}\n", "c++"},
 		{"inc/y.h", "#import <Foundation/Foundation.h>\n@interface A : NSObject\n@end\n", "objective-c"},
+		// Only assembly languages claim ".s": no classifier.
+		{"runtime/asm_amd64.s", "#include \"textflag.h\"\nTEXT runtime·rt0_go(SB),NOSPLIT,$0\n\tMOVQ AX, BX\n", "assembly"},
 		// Nothing known.
 		{"data/blob.qqq", "zzz\n", ""},
 		{"NOEXT", "", ""},
