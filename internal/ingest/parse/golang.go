@@ -60,7 +60,7 @@ func parseGo(content []byte) *Outline {
 		if err != nil || p == "" {
 			continue
 		}
-		im := Import{Path: p, Line: tf.Line(imp.Path.Pos())}
+		im := Import{Path: p, Line: line(tf, imp.Path.Pos())}
 		name := ImportName(p)
 		if imp.Name != nil {
 			im.Alias = imp.Name.Name
@@ -71,6 +71,12 @@ func parseGo(content []byte) *Outline {
 	}
 	o.Refs = goRefs(f, names)
 	return o
+}
+
+// line is the line of p in the content as given: //line directives, which
+// Position honours, do not move it.
+func line(tf *token.File, p token.Pos) int {
+	return tf.PositionFor(p, false).Line
 }
 
 type goOutline struct {
@@ -86,8 +92,8 @@ func (g *goOutline) add(kind, name, parent string, start, end, sigEnd token.Pos,
 		Kind:       kind,
 		Name:       name,
 		Parent:     parent,
-		StartLine:  g.tf.Line(start),
-		EndLine:    g.tf.Line(end),
+		StartLine:  line(g.tf, start),
+		EndLine:    line(g.tf, end),
 		StartByte:  g.tf.Offset(start),
 		EndByte:    g.tf.Offset(end),
 		SigEndByte: g.tf.Offset(sigEnd),

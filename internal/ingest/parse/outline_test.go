@@ -50,6 +50,20 @@ func TestSymbols(t *testing.T) {
 	require.Nil(t, Symbols(&Outline{}, nil))
 }
 
+// TestParseGoLineDirective checks that lines are those of the content, not
+// those a //line directive claims.
+func TestParseGoLineDirective(t *testing.T) {
+	t.Parallel()
+
+	src := []byte("package p\n\nimport \"fmt\"\n\n//line gen.y:100\nfunc F() {\n\tfmt.Println()\n}\n")
+	o, err := Parse("go", src)
+	require.NoError(t, err)
+	require.Zero(t, o.Errors)
+	require.Equal(t, []Symbol{{Name: "F", Qualified: "F", Kind: "function", StartLine: 6, EndLine: 8, Signature: "func F()"}}, Symbols(o, src))
+	require.Equal(t, []Import{{Path: "fmt", Line: 3}}, o.Imports)
+	require.Equal(t, []Ref{{Qualifier: "fmt", Name: "Println", Count: 1}}, o.Refs)
+}
+
 func TestImportName(t *testing.T) {
 	t.Parallel()
 
