@@ -1,0 +1,7 @@
+import x from "./x";
+
+function good() { return x.y; }
+
+function bad( { return ; 
+
+class Later { m() {} }
