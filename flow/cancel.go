@@ -88,20 +88,39 @@ RETURNING `+release.SQLWorkflowSeconds, id).Scan(&took)
 		return nil, 0, &StateError{WorkflowID: id, State: status, Reason: ErrAlreadyFinished}
 	}
 
-	tag, err := tx.Exec(ctx, `
+	rows, err := tx.Query(ctx, `
 WITH locked AS (
-    SELECT idx FROM qf_node
-    WHERE workflow_id = $1 AND state IN ('waiting', 'enqueued', 'active')
+    SELECT idx, state FROM qf_node
+    WHERE workflow_id = $1 AND state IN ('waiting', 'throttled', 'enqueued', 'active')
     ORDER BY idx
     FOR UPDATE
 )
 UPDATE qf_node q SET state = 'cancelled', finished_at = now()
 FROM locked l
-WHERE q.workflow_id = $1 AND q.idx = l.idx AND q.state IN ('waiting', 'enqueued', 'active')`, id)
+WHERE q.workflow_id = $1 AND q.idx = l.idx AND q.state IN ('waiting', 'throttled', 'enqueued', 'active')
+RETURNING CASE WHEN l.state = 'enqueued' THEN q.conc_key END`, id)
 	if err != nil {
 		return nil, 0, fmt.Errorf("nodes: %w", err)
 	}
-	res := &CancelResult{Nodes: int(tag.RowsAffected())}
+	res := &CancelResult{}
+	freed := release.Slots{}
+	var key *string
+	if _, err := pgx.ForEachRow(rows, []any{&key}, func() error {
+		res.Nodes++
+		if key != nil {
+			freed[*key]++
+		}
+		return nil
+	}); err != nil {
+		return nil, 0, fmt.Errorf("nodes: %w", err)
+	}
+	// The slots of the nodes that held one go to other workflows' waiters.
+	if _, err := tx.Exec(ctx, `DELETE FROM qf_throttled WHERE workflow_id = $1`, id); err != nil {
+		return nil, 0, fmt.Errorf("concurrency queue: %w", err)
+	}
+	if _, err := release.StartTx(ctx, tx, c.env.Inserter, nil, freed); err != nil {
+		return nil, 0, err
+	}
 
 	jobIDs, err := riverjob.LiveIDsTx(ctx, tx, id)
 	if err != nil {

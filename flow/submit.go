@@ -10,7 +10,6 @@ import (
 
 	"github.com/quantumflow/quantumflow/dag"
 	"github.com/quantumflow/quantumflow/internal/release"
-	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
 // SubmitOpts are the optional settings of Submit.
@@ -124,7 +123,7 @@ SELECT count(*) > 0 FROM ins`,
 	if err != nil {
 		return nil, err
 	}
-	if err := riverjob.InsertTx(ctx, c.env.Inserter, tx, roots); err != nil {
+	if _, err := release.StartTx(ctx, tx, c.env.Inserter, roots, nil); err != nil {
 		return nil, err
 	}
 	return &SubmitResult{ID: id, Nodes: len(plan.Nodes)}, nil

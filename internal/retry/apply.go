@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/quantumflow/quantumflow/internal/release"
 	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
@@ -61,10 +62,11 @@ FROM qf_node q WHERE q.workflow_id = $1 AND q.idx = ANY ($2::int[])`, id, plan.e
 	if err != nil {
 		return 0, 0, fmt.Errorf("read ready nodes: %w", err)
 	}
-	if err := riverjob.InsertTx(ctx, rc, tx, ready); err != nil {
+	started, err := release.StartTx(ctx, tx, rc, ready, nil)
+	if err != nil {
 		return 0, 0, err
 	}
-	return len(plan.idx), len(ready), nil
+	return len(plan.idx), started, nil
 }
 
 // sqlResetNodes gives reset nodes their new state and counters. A rerun leaf

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -27,17 +28,41 @@ type Leaf struct {
 	TimeoutMS   *int64
 	Run         int32
 	AttemptBase int32
+	Flow
+}
+
+// Flow is a leaf's flow control (docs/FLOWCONTROL.md); nil fields are not
+// set.
+type Flow struct {
+	// ConcKey and ConcLimit are the leaf's concurrency limit: the release
+	// engine gives the leaf a job only when it holds one of the key's slots.
+	ConcKey   *string
+	ConcLimit *int32
+	// RateKey, RateLimit and RatePerMS are its rate limit, checked by the
+	// middleware when the job starts; they travel in the job's metadata.
+	RateKey   *string
+	RateLimit *int32
+	RatePerMS *int64
+	// DelayMS and NotBefore schedule the job: it becomes available at
+	// max(now + delay, not_before).
+	DelayMS   *int64
+	NotBefore *time.Time
+	// Retry is the leaf's retry backoff as JSON (RetryPolicy), copied into
+	// the job's metadata.
+	Retry []byte
 }
 
 // LeafColumns are the qf_node columns (alias q) that fill a Leaf, in the
 // order of Leaf.Dest.
 const LeafColumns = `q.workflow_id::text, q.idx, q.path, q.kind, q.args, q.queue, q.priority,
-    q.max_attempts, q.timeout_ms, q.run, q.attempt_base`
+    q.max_attempts, q.timeout_ms, q.run, q.attempt_base,
+    q.conc_key, q.conc_limit, q.rate_key, q.rate_limit, q.rate_per_ms, q.delay_ms, q.not_before, q.retry`
 
 // Dest returns scan destinations for LeafColumns.
 func (l *Leaf) Dest() []any {
 	return []any{&l.WF, &l.Idx, &l.Path, &l.Kind, &l.Args, &l.Queue, &l.Priority,
-		&l.MaxAttempts, &l.TimeoutMS, &l.Run, &l.AttemptBase}
+		&l.MaxAttempts, &l.TimeoutMS, &l.Run, &l.AttemptBase,
+		&l.ConcKey, &l.ConcLimit, &l.RateKey, &l.RateLimit, &l.RatePerMS, &l.DelayMS, &l.NotBefore, &l.Retry}
 }
 
 // fastInsertThreshold is the batch size from which jobs go in through COPY
@@ -69,8 +94,15 @@ func insertChunkTx(ctx context.Context, rc *river.Client[pgx.Tx], tx pgx.Tx, lea
 		return nil
 	}
 	params := make([]river.InsertManyParams, len(leaves))
+	now := time.Now()
 	for i, l := range leaves {
 		meta := Meta{Base: l.AttemptBase, Node: l.Idx, Path: l.Path, Run: l.Run, Workflow: l.WF}
+		if l.RateKey != nil && l.RateLimit != nil && l.RatePerMS != nil {
+			meta.RateKey, meta.RateLimit, meta.RatePerMS = *l.RateKey, *l.RateLimit, *l.RatePerMS
+		}
+		if len(l.Retry) > 0 {
+			meta.Retry = json.RawMessage(l.Retry)
+		}
 		opts := &river.InsertOpts{}
 		if l.Queue != nil {
 			opts.Queue = *l.Queue
@@ -83,6 +115,9 @@ func insertChunkTx(ctx context.Context, rc *river.Client[pgx.Tx], tx pgx.Tx, lea
 		}
 		if l.TimeoutMS != nil {
 			meta.TimeoutMS = *l.TimeoutMS
+		}
+		if at := l.scheduledAt(now); !at.IsZero() {
+			opts.ScheduledAt = at
 		}
 		b, err := json.Marshal(meta)
 		if err != nil {
@@ -105,4 +140,17 @@ func insertChunkTx(ctx context.Context, rc *river.Client[pgx.Tx], tx pgx.Tx, lea
 		return fmt.Errorf("insert %d jobs: %w", len(params), err)
 	}
 	return nil
+}
+
+// scheduledAt is when the leaf's job may start, max(now + delay,
+// not_before), or zero for at once.
+func (l *Leaf) scheduledAt(now time.Time) time.Time {
+	var at time.Time
+	if l.DelayMS != nil && *l.DelayMS > 0 {
+		at = now.Add(time.Duration(*l.DelayMS) * time.Millisecond)
+	}
+	if l.NotBefore != nil && l.NotBefore.After(now) && l.NotBefore.After(at) {
+		at = *l.NotBefore
+	}
+	return at
 }

@@ -36,6 +36,14 @@ type Meta struct {
 	TimeoutMS int64 `json:"qf_t,omitempty"`
 	// Workflow is the workflow's id.
 	Workflow string `json:"qf_wf"`
+	// RateKey, RateLimit and RatePerMS are the node's rate limit, checked
+	// when the job starts; RateKey "" for none.
+	RateKey   string `json:"qf_rk,omitempty"`
+	RateLimit int32  `json:"qf_rl,omitempty"`
+	RatePerMS int64  `json:"qf_rp,omitempty"`
+	// Retry is the node's retry backoff (RetryPolicy as JSON), nil for the
+	// River client's policy.
+	Retry json.RawMessage `json:"qf_rt,omitempty"`
 }
 
 // ParseMeta extracts the node a job belongs to; ok is false for a job that
@@ -47,18 +55,25 @@ func ParseMeta(metadata []byte) (Meta, bool) {
 	if len(metadata) == 0 || !gjson.ValidBytes(metadata) {
 		return Meta{}, false
 	}
-	r := gjson.GetManyBytes(metadata, "qf_wf", "qf_n", "qf_r", "qf_b", "qf_path", "qf_t")
+	r := gjson.GetManyBytes(metadata, "qf_wf", "qf_n", "qf_r", "qf_b", "qf_path", "qf_t", "qf_rk", "qf_rl", "qf_rp", "qf_rt")
 	if r[0].Type != gjson.String || r[0].Str == "" || r[1].Type != gjson.Number {
 		return Meta{}, false
 	}
-	return Meta{
+	m := Meta{
 		Workflow:  r[0].Str,
 		Node:      int32(r[1].Int()),
 		Run:       int32(r[2].Int()),
 		Base:      int32(r[3].Int()),
 		Path:      r[4].Str,
 		TimeoutMS: r[5].Int(),
-	}, true
+		RateKey:   r[6].Str,
+		RateLimit: int32(r[7].Int()),
+		RatePerMS: r[8].Int(),
+	}
+	if r[9].IsObject() {
+		m.Retry = json.RawMessage(r[9].Raw)
+	}
+	return m, true
 }
 
 // Timeout returns the timeout of the node job belongs to, or 0 when the job
@@ -109,4 +124,22 @@ func LastError(errs []json.RawMessage) *string {
 		return nil
 	}
 	return &e.Error
+}
+
+// RetryPolicy is a node's retry backoff as stored on the node (qf_node.retry)
+// and carried in its job's metadata (qf_rt).
+type RetryPolicy struct {
+	// Backoff is "exponential" or "constant".
+	Backoff string `json:"backoff"`
+	// BaseMS and MaxMS are the base delay and the cap (0 for none).
+	BaseMS int64 `json:"base_ms"`
+	MaxMS  int64 `json:"max_ms,omitempty"`
+	// Jitter spreads each delay over [d/2, d].
+	Jitter bool `json:"jitter,omitempty"`
+}
+
+// EncodeRetry returns p as JSON.
+func EncodeRetry(p RetryPolicy) []byte {
+	b, _ := json.Marshal(p) // A struct of strings, numbers and bools cannot fail.
+	return b
 }

@@ -1,0 +1,181 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/quantumflow/quantumflow/internal/riverjob"
+)
+
+// Slots counts concurrency slots given back, by key.
+type Slots map[string]int32
+
+// StartTx gives leaves that became ready in tx (state enqueued) their River
+// jobs, through rc, within their concurrency limits, and hands the slots in
+// freed (given back by nodes that left state enqueued in tx) to the nodes
+// waiting for them. It is the only way a leaf gets a job: submit, settle,
+// expansion, retry and cancel all end here. It returns how many jobs it
+// inserted.
+//
+// Leaves without a concurrency key are inserted at once, with no other
+// statement. A keyed leaf first joins its key's queue (state throttled),
+// behind the leaves already waiting; then, per key, the key's row in
+// qf_concurrency is locked, held is reduced by the freed slots, and the
+// first lim - held waiters (priority, then the order they became ready)
+// become enqueued and get their jobs. docs/FLOWCONTROL.md says why held
+// then always equals the key's enqueued nodes and never exceeds lim.
+func StartTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], leaves []riverjob.Leaf, freed Slots) (int, error) {
+	var now []riverjob.Leaf
+	keyed := map[string][]riverjob.Leaf{}
+	for _, l := range leaves {
+		if l.ConcKey == nil {
+			now = append(now, l)
+			continue
+		}
+		keyed[*l.ConcKey] = append(keyed[*l.ConcKey], l)
+	}
+	keys := make([]string, 0, len(keyed)+len(freed))
+	for k := range keyed {
+		keys = append(keys, k)
+	}
+	for k, n := range freed {
+		if _, ok := keyed[k]; !ok && n > 0 {
+			keys = append(keys, k)
+		}
+	}
+	// One order for every transaction, so two of them lock key rows
+	// without deadlocking each other.
+	sort.Strings(keys)
+	for _, k := range keys {
+		promoted, err := admitTx(ctx, tx, k, keyed[k], freed[k])
+		if err != nil {
+			return 0, fmt.Errorf("concurrency key %q: %w", k, err)
+		}
+		now = append(now, promoted...)
+	}
+	if err := riverjob.InsertTx(ctx, rc, tx, now); err != nil {
+		return 0, err
+	}
+	return len(now), nil
+}
+
+// admitTx queues the new ready leaves of key, gives back freed slots and
+// returns the waiters that now hold a slot (state enqueued).
+func admitTx(ctx context.Context, tx pgx.Tx, key string, ready []riverjob.Leaf, freed int32) ([]riverjob.Leaf, error) {
+	var lim *int32
+	if len(ready) > 0 {
+		wfs, idxs, prios := make([]string, len(ready)), make([]int32, len(ready)), make([]int16, len(ready))
+		for i, l := range ready {
+			wfs[i], idxs[i] = l.WF, l.Idx
+			if l.Priority != nil {
+				prios[i] = *l.Priority
+			}
+		}
+		lim = ready[len(ready)-1].ConcLimit
+		if _, err := tx.Exec(ctx, sqlQueueThrottled, key, prios, wfs, idxs); err != nil {
+			return nil, fmt.Errorf("queue %d ready nodes: %w", len(ready), err)
+		}
+	}
+	var limit, held int32
+	if err := tx.QueryRow(ctx, sqlLockKey, key, lim, freed).Scan(&limit, &held); err != nil {
+		return nil, fmt.Errorf("lock slots: %w", err)
+	}
+	var out []riverjob.Leaf
+	for room := limit - held; room > 0; {
+		wfs, idxs, err := dequeueTx(ctx, tx, key, room)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := tx.Query(ctx, sqlPromote, wfs, idxs)
+		if err != nil {
+			return nil, fmt.Errorf("promote waiters: %w", err)
+		}
+		got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (riverjob.Leaf, error) {
+			var l riverjob.Leaf
+			err := row.Scan(l.Dest()...)
+			return l, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("promote waiters: %w", err)
+		}
+		out = append(out, got...)
+		room -= int32(len(got))
+		// A queue row whose node is no longer throttled is dropped without
+		// taking a slot (cancel and retry remove their rows, so this is
+		// only a safety net); the loop then looks further down the queue.
+		if int32(len(wfs)) < room+int32(len(got)) || len(wfs) == len(got) {
+			break
+		}
+	}
+	if len(out) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE qf_concurrency SET held = held + $2 WHERE key = $1`, key, len(out)); err != nil {
+			return nil, fmt.Errorf("take %d slots: %w", len(out), err)
+		}
+	}
+	return out, nil
+}
+
+// dequeueTx removes the first n waiters of key from the queue, in the
+// order they leave it, and returns their nodes.
+func dequeueTx(ctx context.Context, tx pgx.Tx, key string, n int32) ([]string, []int32, error) {
+	rows, err := tx.Query(ctx, sqlDequeue, key, n)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dequeue waiters: %w", err)
+	}
+	var (
+		wfs  []string
+		idxs []int32
+		wf   string
+		idx  int32
+	)
+	_, err = pgx.ForEachRow(rows, []any{&wf, &idx}, func() error {
+		wfs, idxs = append(wfs, wf), append(idxs, idx)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("dequeue waiters: %w", err)
+	}
+	return wfs, idxs, nil
+}
+
+// sqlQueueThrottled puts ready leaves ($3, $4, priorities $2) at the end of
+// key $1's queue, in the order given, and marks them throttled (their rows
+// are already locked by the statement that made them ready).
+const sqlQueueThrottled = `
+WITH t AS (
+    INSERT INTO qf_throttled (key, priority, workflow_id, idx)
+    SELECT $1, r.priority, r.workflow_id, r.idx
+    FROM unnest($2::smallint[], $3::uuid[], $4::int[]) WITH ORDINALITY AS r(priority, workflow_id, idx, ord)
+    ORDER BY r.ord
+    RETURNING workflow_id, idx
+)
+UPDATE qf_node q SET state = 'throttled'
+FROM t WHERE q.workflow_id = t.workflow_id AND q.idx = t.idx AND q.state = 'enqueued'`
+
+// sqlLockKey locks key $1's slot row (creating it with limit $2), takes
+// the newest limit when $2 is set, and gives back $3 slots.
+const sqlLockKey = `
+INSERT INTO qf_concurrency AS c (key, lim, held) VALUES ($1, coalesce($2, 1), 0)
+ON CONFLICT (key) DO UPDATE SET lim = coalesce($2, c.lim), held = c.held - $3
+RETURNING lim, held`
+
+// sqlDequeue removes the first $2 waiters of key $1: an index range scan
+// of the primary key, (key, priority, seq).
+const sqlDequeue = `
+DELETE FROM qf_throttled t
+USING (SELECT key, priority, seq FROM qf_throttled WHERE key = $1
+       ORDER BY priority, seq LIMIT $2) s
+WHERE t.key = s.key AND t.priority = s.priority AND t.seq = s.seq
+RETURNING t.workflow_id::text, t.idx`
+
+// sqlPromote gives dequeued nodes that are still throttled their slot:
+// they become enqueued, and their leaf columns are returned for the insert.
+const sqlPromote = `
+UPDATE qf_node q SET state = 'enqueued'
+FROM unnest($1::uuid[], $2::int[]) AS w(workflow_id, idx)
+WHERE q.workflow_id = w.workflow_id AND q.idx = w.idx AND q.state = 'throttled'
+RETURNING ` + riverjob.LeafColumns
