@@ -196,3 +196,41 @@ func (b *testBundle) waitNodeState(t *testing.T, id, node, state string) {
 }
 
 var _ = flow.ErrNotFound
+
+// TestRateLimitFleetWide starts 200 nodes limited to 50 starts per second
+// on three River clients: from River's attempted_at, the first and last
+// start are at least 3.9 s apart (a bucket that starts full would need only
+// 3 s) and no one-second window holds more than 50 starts.
+func TestRateLimitFleetWide(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for range 3 {
+		b.startWorker(t, 30)
+	}
+	var spec strings.Builder
+	spec.WriteString("name: rated\ndefaults:\n  rate: {key: embedding-api, limit: 50, per: 1s}\nnodes:\n")
+	for i := range 200 {
+		fmt.Fprintf(&spec, "  - {id: n%d, kind: noop}\n", i)
+	}
+	id := b.submitYAML(t, spec.String())
+	require.Equal(t, "completed", string(b.waitFinished(t, id, 2*time.Minute).Status))
+	spans := keyedSpans(t, b.db.Pool, "noop", []string{id})
+	require.Len(t, spans, 200)
+	first, last := spans[0].start, spans[len(spans)-1].start
+	most := 0
+	for i := range spans {
+		in := 0
+		for j := i; j < len(spans) && spans[j].start.Sub(spans[i].start) < time.Second; j++ {
+			in++
+		}
+		most = max(most, in)
+	}
+	t.Logf("200 starts in %s, at most %d in one second", last.Sub(first), most)
+	require.GreaterOrEqual(t, last.Sub(first), 3900*time.Millisecond)
+	require.LessOrEqual(t, most, 50, "starts in one second")
+	st, err := b.client.Status(context.Background(), id)
+	require.NoError(t, err)
+	for _, n := range st.Nodes {
+		require.Equal(t, 1, n.Attempts, "a refused start spends no attempt: %s", n.ID)
+	}
+}

@@ -41,13 +41,17 @@ CREATE TABLE qf_throttled (
 -- Cancel removes a workflow's waiters.
 CREATE INDEX qf_throttled_workflow_idx ON qf_throttled (workflow_id);
 
--- One row per rate key: the database times of its last lim starts,
--- ascending. Locked by every start of the key.
+-- One row per rate key: its starts are spaced at least per/lim apart
+-- (rounded up), so at most lim fall in any window of length per. last_start
+-- is the database time of the latest start; next_free the latest start time
+-- promised to a waiting job (its reservation). Locked by every start of the
+-- key.
 CREATE TABLE qf_rate (
-    key    text PRIMARY KEY,
-    lim    int NOT NULL CHECK (lim >= 1),
-    per_ms bigint NOT NULL CHECK (per_ms >= 1),
-    starts timestamptz[] NOT NULL DEFAULT '{}'
+    key        text PRIMARY KEY,
+    lim        int NOT NULL CHECK (lim >= 1),
+    per_ms     bigint NOT NULL CHECK (per_ms >= 1),
+    last_start timestamptz,
+    next_free  timestamptz
 );
 
 -- A workflow's deadline, and why it was cancelled (the deadline, a user).

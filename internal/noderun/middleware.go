@@ -85,6 +85,11 @@ func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 		return err
 	}
 	run := &Run{Env: m.env, Job: job, Meta: meta}
+	if meta.RateKey != "" && meta.RateLimit > 0 && meta.RatePerMS > 0 {
+		if err := m.rateGate(ctx, run); err != nil {
+			return err
+		}
+	}
 	ctx = context.WithValue(ctx, runKey{}, run)
 
 	workCtx := ctx

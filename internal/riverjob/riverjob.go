@@ -41,6 +41,9 @@ type Meta struct {
 	RateKey   string `json:"qf_rk,omitempty"`
 	RateLimit int32  `json:"qf_rl,omitempty"`
 	RatePerMS int64  `json:"qf_rp,omitempty"`
+	// RateReserved is the start time the rate limiter promised the job
+	// when it last refused it (zero for none).
+	RateReserved time.Time `json:"-"`
 	// Retry is the node's retry backoff (RetryPolicy as JSON), nil for the
 	// River client's policy.
 	Retry json.RawMessage `json:"qf_rt,omitempty"`
@@ -55,7 +58,7 @@ func ParseMeta(metadata []byte) (Meta, bool) {
 	if len(metadata) == 0 || !gjson.ValidBytes(metadata) {
 		return Meta{}, false
 	}
-	r := gjson.GetManyBytes(metadata, "qf_wf", "qf_n", "qf_r", "qf_b", "qf_path", "qf_t", "qf_rk", "qf_rl", "qf_rp", "qf_rt")
+	r := gjson.GetManyBytes(metadata, "qf_wf", "qf_n", "qf_r", "qf_b", "qf_path", "qf_t", "qf_rk", "qf_rl", "qf_rp", "qf_rt", "qf_res")
 	if r[0].Type != gjson.String || r[0].Str == "" || r[1].Type != gjson.Number {
 		return Meta{}, false
 	}
@@ -72,6 +75,9 @@ func ParseMeta(metadata []byte) (Meta, bool) {
 	}
 	if r[9].IsObject() {
 		m.Retry = json.RawMessage(r[9].Raw)
+	}
+	if r[10].Type == gjson.String {
+		m.RateReserved, _ = time.Parse(time.RFC3339Nano, r[10].Str)
 	}
 	return m, true
 }

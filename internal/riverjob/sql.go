@@ -299,3 +299,28 @@ ORDER BY id`, wf)
 	}
 	return out, nil
 }
+
+// StartedTx records, for the rate limiter, that a running job's work
+// starts at at: its attempted_at moves there (so River's timestamp says
+// when the counted start was) and a start promised to it earlier (qf_res)
+// is dropped from its metadata.
+func StartedTx(ctx context.Context, tx pgx.Tx, id int64, at time.Time) error {
+	if _, err := tx.Exec(ctx, `
+UPDATE river_job SET attempted_at = $2, metadata = metadata - 'qf_res'
+WHERE id = $1 AND state = 'running'`, id, at); err != nil {
+		return fmt.Errorf("record start of job %d: %w", id, err)
+	}
+	return nil
+}
+
+// ReserveTx records in a running job's metadata (qf_res) the start time the
+// rate limiter promised it; the job is snoozed until then, and River's
+// snooze merges its own metadata into the row, keeping this key.
+func ReserveTx(ctx context.Context, tx pgx.Tx, id int64, at time.Time) error {
+	if _, err := tx.Exec(ctx, `
+UPDATE river_job SET metadata = metadata || jsonb_build_object('qf_res', $2::timestamptz)
+WHERE id = $1 AND state = 'running'`, id, at); err != nil {
+		return fmt.Errorf("reserve a start for job %d: %w", id, err)
+	}
+	return nil
+}
