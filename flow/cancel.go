@@ -60,19 +60,42 @@ func (c *Client) cancelTxTimed(ctx context.Context, tx pgx.Tx, id string) (*Canc
 	if err := validateID(id); err != nil {
 		return nil, 0, err
 	}
-	res, took, err := c.cancelTx(ctx, tx, id)
+	res, took, err := c.cancelTx(ctx, tx, id, "cancelled on request")
 	if err != nil {
 		return nil, 0, fmt.Errorf("cancel workflow %s: %w", id, err)
 	}
 	return res, took, nil
 }
 
-func (c *Client) cancelTx(ctx context.Context, tx pgx.Tx, id string) (*CancelResult, time.Duration, error) {
+// cancel is Cancel with the reason recorded on the workflow.
+func (c *Client) cancel(ctx context.Context, id, reason string) (*CancelResult, error) {
+	var res *CancelResult
+	var took time.Duration
+	err := c.inTx(ctx, "cancel workflow "+id, func(tx pgx.Tx) error {
+		var err error
+		res, took, err = c.cancelTx(ctx, tx, id, reason)
+		if err != nil {
+			return fmt.Errorf("cancel workflow %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.report(observe.Stats{
+		Finished: map[flowtype.WorkflowState]int{flowtype.WorkflowCancelled: 1},
+		Timings:  []observe.Timing{{Status: flowtype.WorkflowCancelled, Took: took}},
+	})
+	return res, nil
+}
+
+func (c *Client) cancelTx(ctx context.Context, tx pgx.Tx, id, reason string) (*CancelResult, time.Duration, error) {
 	var took float64
 	err := tx.QueryRow(ctx, `
-UPDATE qf_workflow w SET status = 'cancelled', finished_at = now(), started_at = coalesce(started_at, now())
+UPDATE qf_workflow w SET status = 'cancelled', finished_at = now(), started_at = coalesce(started_at, now()),
+       cancel_reason = $2
 WHERE id = $1 AND status IN ('pending', 'running')
-RETURNING `+release.SQLWorkflowSeconds, id).Scan(&took)
+RETURNING `+release.SQLWorkflowSeconds, id, reason).Scan(&took)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, 0, err
 	}

@@ -27,7 +27,10 @@ type WorkflowStatus struct {
 	FinishedAt *time.Time             `json:"finished_at"`
 	Input      json.RawMessage        `json:"input"`
 	Output     json.RawMessage        `json:"output"`
-	Nodes      []NodeStatus           `json:"nodes"`
+	// CancelReason says why a cancelled workflow was cancelled ("cancelled
+	// on request", "deadline of 1h0m0s passed"); absent otherwise.
+	CancelReason *string      `json:"cancel_reason,omitempty"`
+	Nodes        []NodeStatus `json:"nodes"`
 }
 
 // NodeStatus is one node of WorkflowStatus.
@@ -69,9 +72,10 @@ func (c *Client) Status(ctx context.Context, id string) (*WorkflowStatus, error)
 
 	ws := &WorkflowStatus{}
 	err = tx.QueryRow(ctx, `
-SELECT id::text, name, key, status, created_at, started_at, finished_at, input, output
+SELECT id::text, name, key, status, created_at, started_at, finished_at, input, output,
+       CASE WHEN status = 'cancelled' THEN cancel_reason END
 FROM qf_workflow WHERE id = $1`, id).Scan(&ws.ID, &ws.Name, &ws.Key, &ws.Status, &ws.CreatedAt,
-		&ws.StartedAt, &ws.FinishedAt, &ws.Input, &ws.Output)
+		&ws.StartedAt, &ws.FinishedAt, &ws.Input, &ws.Output, &ws.CancelReason)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("status of %s: %w", id, ErrNotFound)
 	}

@@ -84,6 +84,9 @@ func (a *app) printHeader(st *flow.WorkflowStatus) {
 	if st.Key != nil {
 		fmt.Fprintf(a.stdout, "key       %s\n", *st.Key)
 	}
+	if st.CancelReason != nil {
+		fmt.Fprintf(a.stdout, "reason    %s\n", *st.CancelReason)
+	}
 	fmt.Fprintf(a.stdout, "nodes     %d: %s\n", len(st.Nodes), stateCounts(st.Nodes))
 	line := "created   " + fmtTime(st.CreatedAt)
 	if st.StartedAt != nil {
