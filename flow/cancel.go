@@ -114,14 +114,14 @@ RETURNING `+release.SQLWorkflowSeconds, id, reason).Scan(&took)
 	rows, err := tx.Query(ctx, `
 WITH locked AS (
     SELECT idx, state FROM qf_node
-    WHERE workflow_id = $1 AND state IN ('waiting', 'throttled', 'enqueued', 'active')
+    WHERE workflow_id = $1 AND state IN ('waiting', 'throttled', 'paused', 'enqueued', 'active')
     ORDER BY idx
     FOR UPDATE
 )
 UPDATE qf_node q SET state = 'cancelled', finished_at = now()
 FROM locked l
-WHERE q.workflow_id = $1 AND q.idx = l.idx AND q.state IN ('waiting', 'throttled', 'enqueued', 'active')
-RETURNING CASE WHEN l.state = 'enqueued' THEN q.conc_key END`, id)
+WHERE q.workflow_id = $1 AND q.idx = l.idx AND q.state IN ('waiting', 'throttled', 'paused', 'enqueued', 'active')
+RETURNING CASE WHEN l.state IN ('enqueued', 'paused') THEN q.conc_key END`, id)
 	if err != nil {
 		return nil, 0, fmt.Errorf("nodes: %w", err)
 	}

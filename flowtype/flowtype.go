@@ -63,6 +63,12 @@ const (
 	// order leaves became ready) and gets its job in the transaction that
 	// frees a slot. It has no River job yet.
 	NodeThrottled NodeState = "throttled"
+	// NodePaused is a leaf whose deps are done but whose workflow or kind
+	// is paused: it gets its job when the pause is lifted.
+	NodePaused NodeState = "paused"
+	// NodeScheduled is a reported state: the node's job waits for a time
+	// (a delay, not_before, a retry's backoff, a rate limit's next start).
+	NodeScheduled NodeState = "scheduled"
 	// NodeEnqueued is a stored state only: the leaf has a River job that
 	// has not finished. Reports show the job's state instead.
 	NodeEnqueued NodeState = "enqueued"

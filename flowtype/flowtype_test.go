@@ -30,6 +30,8 @@ func TestNodeState(t *testing.T) {
 	}{
 		{flowtype.NodeWaiting, false, false},
 		{flowtype.NodeThrottled, false, false},
+		{flowtype.NodePaused, false, false},
+		{flowtype.NodeScheduled, false, false},
 		{flowtype.NodeEnqueued, false, false},
 		{flowtype.NodeActive, false, false},
 		{flowtype.NodeAvailable, false, false},

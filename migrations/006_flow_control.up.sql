@@ -14,12 +14,19 @@ ALTER TABLE qf_node
     ADD COLUMN retry       jsonb;
 
 -- throttled: a ready leaf waiting for a slot of its concurrency key.
+-- paused: a ready leaf of a paused workflow or kind, without a job until
+-- resumed.
 ALTER TABLE qf_node DROP CONSTRAINT qf_node_state_check;
 ALTER TABLE qf_node ADD CONSTRAINT qf_node_state_check
-    CHECK (state IN ('waiting', 'throttled', 'enqueued', 'active', 'completed', 'failed', 'cancelled', 'skipped'));
+    CHECK (state IN ('waiting', 'throttled', 'paused', 'enqueued', 'active', 'completed', 'failed', 'cancelled', 'skipped'));
+
+-- `enqueue why` names the holders of a key's slots. conc_key never changes
+-- after COPY, so this index keeps node updates HOT.
+CREATE INDEX qf_node_conc_key_idx ON qf_node (conc_key) WHERE conc_key IS NOT NULL;
 
 -- One row per concurrency key: held counts the keyed leaves in state
--- enqueued (a River job exists for each), never more than lim. The row is
+-- enqueued (a River job exists for each) or paused after taking a slot,
+-- never more than lim. The row is
 -- locked by every transaction that takes or gives back a slot of the key.
 CREATE TABLE qf_concurrency (
     key  text PRIMARY KEY,
@@ -58,3 +65,12 @@ CREATE TABLE qf_rate (
 ALTER TABLE qf_workflow
     ADD COLUMN deadline_at   timestamptz,
     ADD COLUMN cancel_reason text;
+
+-- What is paused: a workflow (scope 'workflow', target its id) or a kind
+-- (scope 'kind'). Queues are paused in River's own river_queue.
+CREATE TABLE qf_pause (
+    scope     text NOT NULL CHECK (scope IN ('workflow', 'kind')),
+    target    text NOT NULL,
+    paused_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (scope, target)
+);

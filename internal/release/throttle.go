@@ -19,7 +19,8 @@ type Slots map[string]int32
 // freed (given back by nodes that left state enqueued in tx) to the nodes
 // waiting for them. It is the only way a leaf gets a job: submit, settle,
 // expansion, retry and cancel all end here. It returns how many jobs it
-// inserted.
+// inserted. A leaf of a paused workflow or kind gets no job: it becomes
+// paused (keeping a slot it took) until ResumeTx.
 //
 // Leaves without a concurrency key are inserted at once, with no other
 // statement. A keyed leaf first joins its key's queue (state throttled),
@@ -42,8 +43,8 @@ func StartTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], leaves []
 	for k := range keyed {
 		keys = append(keys, k)
 	}
-	for k, n := range freed {
-		if _, ok := keyed[k]; !ok && n > 0 {
+	for k := range freed {
+		if _, ok := keyed[k]; !ok {
 			keys = append(keys, k)
 		}
 	}
@@ -56,6 +57,10 @@ func StartTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], leaves []
 			return 0, fmt.Errorf("concurrency key %q: %w", k, err)
 		}
 		now = append(now, promoted...)
+	}
+	now, err := holdPausedTx(ctx, tx, now)
+	if err != nil {
+		return 0, err
 	}
 	if err := riverjob.InsertTx(ctx, rc, tx, now); err != nil {
 		return 0, err
@@ -163,12 +168,18 @@ INSERT INTO qf_concurrency AS c (key, lim, held) VALUES ($1, coalesce($2, 1), 0)
 ON CONFLICT (key) DO UPDATE SET lim = coalesce($2, c.lim), held = c.held - $3
 RETURNING lim, held`
 
-// sqlDequeue removes the first $2 waiters of key $1: an index range scan
-// of the primary key, (key, priority, seq).
+// sqlDequeue removes the first $2 waiters of key $1 whose workflow and kind
+// are not paused (paused ones keep their place): an index range scan of the
+// primary key, (key, priority, seq).
 const sqlDequeue = `
 DELETE FROM qf_throttled t
-USING (SELECT key, priority, seq FROM qf_throttled WHERE key = $1
-       ORDER BY priority, seq LIMIT $2) s
+USING (SELECT w.key, w.priority, w.seq FROM qf_throttled w
+       WHERE w.key = $1 AND NOT EXISTS (
+           SELECT 1 FROM qf_pause p
+           WHERE (p.scope = 'workflow' AND p.target = w.workflow_id::text)
+              OR (p.scope = 'kind' AND p.target = (
+                     SELECT n.kind FROM qf_node n WHERE n.workflow_id = w.workflow_id AND n.idx = w.idx)))
+       ORDER BY w.priority, w.seq LIMIT $2) s
 WHERE t.key = s.key AND t.priority = s.priority AND t.seq = s.seq
 RETURNING t.workflow_id::text, t.idx`
 
