@@ -157,3 +157,42 @@ RETURNING CASE WHEN l.state IN ('enqueued', 'paused') THEN q.conc_key END`, id)
 	}
 	return res, release.SecondsDuration(took), nil
 }
+
+// CancelNode cancels one leaf of a pending or running workflow, in one
+// transaction, wherever it is: waiting, throttled, paused, queued or
+// running (its job is cancelled; River asks a running job to stop). The
+// node becomes cancelled, which its dependents see as a failure and follow
+// their on_dep_failure policy on, and its group and workflow roll up as
+// usual; a concurrency slot it held goes to the next waiter. Returns
+// ErrNotFound for an unknown workflow or path, ErrNodeFinished for a node
+// that is already final, ErrNodeIsGroup for a group or expanded node.
+func (c *Client) CancelNode(ctx context.Context, id, path string) (*CancelResult, error) {
+	if err := validateID(id); err != nil {
+		return nil, err
+	}
+	var res *CancelResult
+	var stats observe.Stats
+	err := c.inTx(ctx, "cancel node "+path+" of "+id, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM qf_workflow WHERE id = $1)`, id).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return ErrNotFound
+		}
+		jobs, st, err := release.CancelNodeTx(ctx, tx, c.env.Inserter, id, path)
+		if errors.Is(err, release.ErrNodeNotFound) {
+			return fmt.Errorf("%w: %w", ErrNotFound, err)
+		}
+		if err != nil {
+			return err
+		}
+		res, stats = &CancelResult{Nodes: 1, Jobs: jobs}, st
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel node %s of workflow %s: %w", path, id, err)
+	}
+	c.report(stats)
+	return res, nil
+}

@@ -109,3 +109,11 @@ type PermanentError = noderun.PermanentError
 // failed and its job discarded, and its dependents follow their
 // on_dep_failure policy. errors.Is and errors.As see err through it.
 func Permanent(err error) error { return &PermanentError{Err: err} }
+
+// ErrNodeFinished is returned by CancelNode for a node that is already
+// completed, failed, cancelled or skipped. Nothing was changed.
+var ErrNodeFinished = release.ErrNodeFinished
+
+// ErrNodeIsGroup is returned by CancelNode for a group or an expanded
+// node: cancel its leaves, or the workflow.
+var ErrNodeIsGroup = release.ErrNodeIsGroup

@@ -110,5 +110,3 @@ func (a *app) pauseOrResume(ctx context.Context, target flow.PauseTarget, pause 
 	}
 	return nil
 }
-
-

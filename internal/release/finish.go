@@ -48,6 +48,9 @@ type Outcome struct {
 	// Expansion, for a completed node, is the sub-DAG it added under
 	// itself: the node becomes active until the sub-DAG finishes.
 	Expansion *Expansion
+	// NoSlot is set for a node that holds no concurrency slot although it
+	// has a key (CancelNodeTx on a node that was waiting or throttled).
+	NoSlot bool
 }
 
 // FinishTx records outcomes on their nodes in tx, settles what follows and
@@ -63,7 +66,11 @@ func FinishTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], outcomes
 	attempts, children := make([]int32, n), make([]int32, n)
 	jobIDs, started := make([]int64, n), make([]*time.Time, n)
 	expansions := map[Ref]*Expansion{}
+	noSlot := map[Ref]bool{}
 	for i, o := range outcomes {
+		if o.NoSlot {
+			noSlot[o.Node] = true
+		}
 		wfs[i], idxs[i], runs[i], states[i] = o.Node.WF, o.Node.Idx, o.Run, string(o.State)
 		if o.Output != nil {
 			s := string(o.Output)
@@ -100,7 +107,7 @@ func FinishTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], outcomes
 	for _, f := range fin {
 		// Every node returned was enqueued for this run: a keyed one held a
 		// slot until now, the job having ended (an expanded node's too).
-		if f.concKey != nil {
+		if f.concKey != nil && !noSlot[f.Ref] {
 			if freed == nil {
 				freed = Slots{}
 			}

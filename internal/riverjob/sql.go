@@ -431,3 +431,25 @@ func PausedQueuesTx(ctx context.Context, q Querier) ([]string, error) {
 	}
 	return names, nil
 }
+
+// NodeJobsTx returns the live jobs (not finalized) of a node's run.
+func NodeJobsTx(ctx context.Context, tx pgx.Tx, wf string, idx, run int32) ([]Job, error) {
+	rows, err := tx.Query(ctx, `
+SELECT id, state::text, attempt, attempted_at, coalesce(errors, '{}')
+FROM river_job
+WHERE metadata @> jsonb_build_object('qf_wf', $1::text, 'qf_n', $2::int, 'qf_r', $3::int)
+  AND state NOT IN ('completed', 'cancelled', 'discarded')
+ORDER BY id`, wf, idx, run)
+	if err != nil {
+		return nil, fmt.Errorf("jobs of node %d: %w", idx, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Job, error) {
+		var j Job
+		err := row.Scan(&j.ID, &j.State, &j.Attempt, &j.AttemptedAt, &j.Errors)
+		return j, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs of node %d: %w", idx, err)
+	}
+	return out, nil
+}
