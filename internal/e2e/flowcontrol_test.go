@@ -32,21 +32,25 @@ func TestConcurrencyLimitSurvivesKill(t *testing.T) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "name: slots%d\ninput: {api: embed}\ndefaults:\n  max_attempts: 5\n  concurrency: {key: \"{{input.api}}\", limit: 4}\nnodes:\n", i)
 		for n := range 100 {
-			fmt.Fprintf(&b, "  - {id: s%d, kind: sleep, args: {ms: 40}}\n", n)
+			fmt.Fprintf(&b, "  - {id: s%d, kind: sleep, args: {ms: 150}}\n", n)
 		}
 		ids = append(ids, e.submit(writeFile(t, fmt.Sprintf("slots%d.yaml", i), b.String())))
 	}
-	waitFor(t, time.Minute, "a third of the nodes", func() bool {
-		var done int
-		require.NoError(t, e.Pool.QueryRow(ctx, `SELECT count(*) FROM qf_node WHERE state = 'completed'`).Scan(&done))
-		return done >= 100
-	})
+	// Kill slots-0 while it runs some of the key's jobs, after a fifth of
+	// the nodes: the slots those jobs hold must come back through the
+	// dead-worker sweep's handback, not leak.
 	var running int
-	require.NoError(t, e.Pool.QueryRow(ctx, `
-SELECT count(*) FROM river_job WHERE state = 'running' AND attempted_by[cardinality(attempted_by)] = 'slots-0'`).Scan(&running))
+	waitFor(t, time.Minute, "slots-0 running a keyed job after a fifth of the nodes", func() bool {
+		var done int
+		require.NoError(t, e.Pool.QueryRow(ctx, `
+SELECT (SELECT count(*) FROM qf_node WHERE state = 'completed'),
+       (SELECT count(*) FROM river_job WHERE state = 'running' AND attempted_by[cardinality(attempted_by)] = 'slots-0')`).Scan(&done, &running))
+		return done >= 60 && running > 0
+	})
 	w0.kill()
 	w0.wait(10 * time.Second)
 	t.Logf("killed slots-0 holding %d running jobs", running)
+	require.Positive(t, running)
 
 	waitFor(t, 3*time.Minute, "the three workflows", func() bool {
 		for _, id := range ids {
