@@ -39,7 +39,7 @@ func CopyNodesTx(ctx context.Context, tx pgx.Tx, wf string, nodes []dag.PlanNode
 	// a plain workflow's COPY is unchanged.
 	hasFlow := false
 	for i := range nodes {
-		if n := &nodes[i]; n.Concurrency != nil || n.Rate != nil || n.Retry != nil || n.Delay > 0 || !n.NotBefore.IsZero() {
+		if nodeHasFlow(&nodes[i]) {
 			hasFlow = true
 			break
 		}
@@ -75,8 +75,11 @@ func CopyNodesTx(ctx context.Context, tx pgx.Tx, wf string, nodes []dag.PlanNode
 				roots = append(roots, riverjob.Leaf{
 					Ref: Ref{WF: wf, Idx: int32(n.Index)}, Path: n.Path, Kind: kind, Args: args,
 					Queue: queue, Priority: priority, MaxAttempts: maxAttempts, TimeoutMS: timeoutMS,
-					Flow: fl,
 				})
+				if hasFlow && nodeHasFlow(n) {
+					f := fl
+					roots[len(roots)-1].Ctl = &f
+				}
 			}
 		}
 		var argsText *string
@@ -218,4 +221,9 @@ func FlowOf(n *dag.PlanNode) riverjob.Flow {
 		})
 	}
 	return f
+}
+
+// nodeHasFlow reports whether a plan node sets any flow control.
+func nodeHasFlow(n *dag.PlanNode) bool {
+	return n.Concurrency != nil || n.Rate != nil || n.Retry != nil || n.Delay > 0 || !n.NotBefore.IsZero()
 }

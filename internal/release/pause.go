@@ -27,7 +27,8 @@ func holdPausedTx(ctx context.Context, tx pgx.Tx, leaves []riverjob.Leaf) ([]riv
 		return leaves, nil
 	}
 	wfs, kinds := map[string]bool{}, map[string]bool{}
-	for _, l := range leaves {
+	for i := range leaves {
+		l := &leaves[i]
 		wfs[l.WF] = true
 		if l.Kind != nil {
 			kinds[*l.Kind] = true
@@ -162,7 +163,11 @@ SELECT DISTINCT q.conc_key FROM qf_node q WHERE `+match+` AND q.state = 'throttl
 func startUnqueued(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], leaves []riverjob.Leaf, kick Slots) (int, error) {
 	plain := make([]riverjob.Leaf, len(leaves))
 	for i, l := range leaves {
-		l.ConcKey = nil // already holds its slot
+		if l.Ctl != nil && l.Ctl.ConcKey != nil {
+			f := *l.Ctl
+			f.ConcKey = nil // already holds its slot
+			l.Ctl = &f
+		}
 		plain[i] = l
 	}
 	return StartTx(ctx, tx, rc, plain, kick)

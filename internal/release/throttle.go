@@ -30,14 +30,27 @@ type Slots map[string]int32
 // become enqueued and get their jobs. docs/FLOWCONTROL.md says why held
 // then always equals the key's enqueued nodes and never exceeds lim.
 func StartTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], leaves []riverjob.Leaf, freed Slots) (int, error) {
+	keyedAny := false
+	for i := range leaves {
+		if leaves[i].ConcKey() != nil {
+			keyedAny = true
+			break
+		}
+	}
+	if !keyedAny && len(freed) == 0 {
+		// No concurrency limit involved: no copy of the leaves (a release
+		// of 100 000 leaves would otherwise duplicate them).
+		return insertUnlessPausedTx(ctx, tx, rc, leaves)
+	}
 	var now []riverjob.Leaf
 	keyed := map[string][]riverjob.Leaf{}
 	for _, l := range leaves {
-		if l.ConcKey == nil {
+		k := l.ConcKey()
+		if k == nil {
 			now = append(now, l)
 			continue
 		}
-		keyed[*l.ConcKey] = append(keyed[*l.ConcKey], l)
+		keyed[*k] = append(keyed[*k], l)
 	}
 	keys := make([]string, 0, len(keyed)+len(freed))
 	for k := range keyed {
@@ -58,14 +71,20 @@ func StartTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], leaves []
 		}
 		now = append(now, promoted...)
 	}
-	now, err := holdPausedTx(ctx, tx, now)
+	return insertUnlessPausedTx(ctx, tx, rc, now)
+}
+
+// insertUnlessPausedTx inserts the jobs of the leaves whose workflow and
+// kind are not paused.
+func insertUnlessPausedTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], leaves []riverjob.Leaf) (int, error) {
+	leaves, err := holdPausedTx(ctx, tx, leaves)
 	if err != nil {
 		return 0, err
 	}
-	if err := riverjob.InsertTx(ctx, rc, tx, now); err != nil {
+	if err := riverjob.InsertTx(ctx, rc, tx, leaves); err != nil {
 		return 0, err
 	}
-	return len(now), nil
+	return len(leaves), nil
 }
 
 // admitTx queues the new ready leaves of key, gives back freed slots and
@@ -80,7 +99,7 @@ func admitTx(ctx context.Context, tx pgx.Tx, key string, ready []riverjob.Leaf, 
 				prios[i] = *l.Priority
 			}
 		}
-		lim = ready[len(ready)-1].ConcLimit
+		lim = ready[len(ready)-1].Ctl.ConcLimit
 		if _, err := tx.Exec(ctx, sqlQueueThrottled, key, prios, wfs, idxs); err != nil {
 			return nil, fmt.Errorf("queue %d ready nodes: %w", len(ready), err)
 		}

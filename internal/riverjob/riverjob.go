@@ -58,26 +58,42 @@ func ParseMeta(metadata []byte) (Meta, bool) {
 	if len(metadata) == 0 || !gjson.ValidBytes(metadata) {
 		return Meta{}, false
 	}
-	r := gjson.GetManyBytes(metadata, "qf_wf", "qf_n", "qf_r", "qf_b", "qf_path", "qf_t", "qf_rk", "qf_rl", "qf_rp", "qf_rt", "qf_res")
-	if r[0].Type != gjson.String || r[0].Str == "" || r[1].Type != gjson.Number {
+	// One pass over the object's keys (GetMany scans it once per key).
+	var m Meta
+	var hasWF, hasNode bool
+	gjson.ParseBytes(metadata).ForEach(func(key, v gjson.Result) bool {
+		switch key.Str {
+		case "qf_wf":
+			m.Workflow, hasWF = v.Str, v.Type == gjson.String && v.Str != ""
+		case "qf_n":
+			m.Node, hasNode = int32(v.Int()), v.Type == gjson.Number
+		case "qf_r":
+			m.Run = int32(v.Int())
+		case "qf_b":
+			m.Base = int32(v.Int())
+		case "qf_path":
+			m.Path = v.Str
+		case "qf_t":
+			m.TimeoutMS = v.Int()
+		case "qf_rk":
+			m.RateKey = v.Str
+		case "qf_rl":
+			m.RateLimit = int32(v.Int())
+		case "qf_rp":
+			m.RatePerMS = v.Int()
+		case "qf_rt":
+			if v.IsObject() {
+				m.Retry = json.RawMessage(v.Raw)
+			}
+		case "qf_res":
+			if v.Type == gjson.String {
+				m.RateReserved, _ = time.Parse(time.RFC3339Nano, v.Str)
+			}
+		}
+		return true
+	})
+	if !hasWF || !hasNode {
 		return Meta{}, false
-	}
-	m := Meta{
-		Workflow:  r[0].Str,
-		Node:      int32(r[1].Int()),
-		Run:       int32(r[2].Int()),
-		Base:      int32(r[3].Int()),
-		Path:      r[4].Str,
-		TimeoutMS: r[5].Int(),
-		RateKey:   r[6].Str,
-		RateLimit: int32(r[7].Int()),
-		RatePerMS: r[8].Int(),
-	}
-	if r[9].IsObject() {
-		m.Retry = json.RawMessage(r[9].Raw)
-	}
-	if r[10].Type == gjson.String {
-		m.RateReserved, _ = time.Parse(time.RFC3339Nano, r[10].Str)
 	}
 	return m, true
 }
