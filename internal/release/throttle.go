@@ -87,29 +87,43 @@ func insertUnlessPausedTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.T
 	return len(leaves), nil
 }
 
-// admitTx queues the new ready leaves of key, gives back freed slots and
-// returns the waiters that now hold a slot (state enqueued).
+// admitTx gives back freed slots of key, lets its new ready leaves take
+// free slots directly when nobody waits for the key (the rest queue up
+// behind the waiters), promotes waiters into the slots left, and returns
+// the leaves that now hold a slot (state enqueued).
 func admitTx(ctx context.Context, tx pgx.Tx, key string, ready []riverjob.Leaf, freed int32) ([]riverjob.Leaf, error) {
 	var lim *int32
 	if len(ready) > 0 {
+		lim = ready[len(ready)-1].Ctl.ConcLimit
+	}
+	var (
+		limit, held int32
+		waiting     bool
+	)
+	if err := tx.QueryRow(ctx, sqlLockKey, key, lim, freed).Scan(&limit, &held, &waiting); err != nil {
+		return nil, fmt.Errorf("lock slots: %w", err)
+	}
+	room := limit - held
+	var out []riverjob.Leaf
+	if !waiting && room > 0 && len(ready) > 0 {
+		// Nobody is ahead of these leaves: the first room of them, by
+		// priority, keep the state enqueued they have and take a slot.
+		sort.SliceStable(ready, func(i, j int) bool { return prio(ready[i]) < prio(ready[j]) })
+		n := min(int(room), len(ready))
+		out, ready = append(out, ready[:n]...), ready[n:]
+		room -= int32(n)
+	}
+	if len(ready) > 0 {
 		wfs, idxs, prios := make([]string, len(ready)), make([]int32, len(ready)), make([]int16, len(ready))
 		for i, l := range ready {
-			wfs[i], idxs[i] = l.WF, l.Idx
-			if l.Priority != nil {
-				prios[i] = *l.Priority
-			}
+			wfs[i], idxs[i], prios[i] = l.WF, l.Idx, prio(l)
 		}
-		lim = ready[len(ready)-1].Ctl.ConcLimit
 		if _, err := tx.Exec(ctx, sqlQueueThrottled, key, prios, wfs, idxs); err != nil {
 			return nil, fmt.Errorf("queue %d ready nodes: %w", len(ready), err)
 		}
+		waiting = true
 	}
-	var limit, held int32
-	if err := tx.QueryRow(ctx, sqlLockKey, key, lim, freed).Scan(&limit, &held); err != nil {
-		return nil, fmt.Errorf("lock slots: %w", err)
-	}
-	var out []riverjob.Leaf
-	for room := limit - held; room > 0; {
+	for room > 0 && waiting {
 		wfs, idxs, err := dequeueTx(ctx, tx, key, room)
 		if err != nil {
 			return nil, err
@@ -181,11 +195,20 @@ UPDATE qf_node q SET state = 'throttled'
 FROM t WHERE q.workflow_id = t.workflow_id AND q.idx = t.idx AND q.state = 'enqueued'`
 
 // sqlLockKey locks key $1's slot row (creating it with limit $2), takes
-// the newest limit when $2 is set, and gives back $3 slots.
+// the newest limit when $2 is set, gives back $3 slots, and says whether
+// leaves wait for the key.
 const sqlLockKey = `
 INSERT INTO qf_concurrency AS c (key, lim, held) VALUES ($1, coalesce($2, 1), 0)
 ON CONFLICT (key) DO UPDATE SET lim = coalesce($2, c.lim), held = c.held - $3
-RETURNING lim, held`
+RETURNING lim, held, EXISTS (SELECT 1 FROM qf_throttled WHERE key = $1)`
+
+// prio is a leaf's River priority (the queue's first sort key).
+func prio(l riverjob.Leaf) int16 {
+	if l.Priority == nil {
+		return 0
+	}
+	return *l.Priority
+}
 
 // sqlDequeue removes the first $2 waiters of key $1 whose workflow and kind
 // are not paused (paused ones keep their place): an index range scan of the
