@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -97,4 +98,61 @@ SELECT (SELECT count(*) FROM qf_node WHERE state = 'completed'),
 		`SELECT (SELECT held FROM qf_concurrency WHERE key = 'embed'), (SELECT count(*) FROM qf_throttled)`).Scan(&held, &queued))
 	require.Zero(t, held, "slots held after every node finished")
 	require.Zero(t, queued)
+}
+
+// TestFlowControlCommands drives the flow-control commands as a script
+// would, with -o json, against a worker process: why names the deps a node
+// waits for and a pause; pause and resume change status and list; cancel
+// --node cancels one leaf and the workflow fails by it; retry --node
+// reruns it and the workflow completes.
+func TestFlowControlCommands(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.startWorker(t)
+	id := e.submit(writeFile(t, "cli.yaml", `
+name: cli
+nodes:
+  - {id: a, kind: sleep, args: {ms: 1500}}
+  - {id: b, kind: noop, deps: [a]}
+  - {id: c, kind: noop, deps: [b]}
+`))
+	jsonOf := func(args ...string) map[string]any {
+		t.Helper()
+		r := e.enqueue(args...)
+		require.Equal(t, exitOK, r.code, "%s", r)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), "%s", r.stdout)
+		return out
+	}
+	why := jsonOf("why", id, "b", "-o", "json")
+	require.Equal(t, id, why["id"])
+	nodes := why["nodes"].([]any)
+	require.Len(t, nodes, 1)
+	require.Equal(t, map[string]any{"id": "b", "state": "waiting", "reason": "deps", "detail": "waiting for a (enqueued)"}, nodes[0])
+
+	p := jsonOf("pause", id, "-o", "json")
+	require.Equal(t, map[string]any{"target": "workflow " + id, "paused": true, "changed": true, "jobs": float64(0)}, p)
+	require.Equal(t, true, e.statusJSON(id)["paused"])
+	var list []map[string]any
+	r := e.enqueue("list", "-o", "json")
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &list), "%s", r)
+	require.Equal(t, true, list[0]["paused"])
+	waitFor(t, time.Minute, "b paused", func() bool {
+		for _, n := range jsonOf("why", id, "-o", "json")["nodes"].([]any) {
+			if m := n.(map[string]any); m["id"] == "b" && m["reason"] == "paused" {
+				return true
+			}
+		}
+		return false
+	})
+	// c waits for b, which waits for the pause: cancel it now, without a race.
+	require.Equal(t, map[string]any{"id": id, "node": "c", "nodes": float64(1), "jobs": float64(0)}, jsonOf("cancel", id, "--node", "c", "-o", "json"))
+	require.Equal(t, map[string]any{"target": "workflow " + id, "paused": false, "changed": true, "jobs": float64(1)}, jsonOf("resume", id, "-o", "json"))
+	r = e.enqueue("wait", id)
+	require.Equal(t, exitWorkflowFailed, r.code, "c was cancelled: %s", r)
+	require.Equal(t, exitOK, e.enqueue("retry", id, "--node", "c", "--wait").code)
+	require.Equal(t, "completed", workflowStatus(t, e.Pool, id))
+
+	r = e.enqueue("pause", id, "--kind", "noop")
+	require.Equal(t, 2, r.code, "a workflow and a kind at once is a usage error: %s", r)
 }
