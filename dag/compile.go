@@ -38,6 +38,10 @@ type CompileOpts struct {
 	// ExistingNodes is the number of nodes the workflow has already; it
 	// counts against MaxNodes. Compile ignores it.
 	ExistingNodes int
+
+	// Input is the workflow input, which key templates ({{input.F}}) of
+	// the sub-DAG read. Compile uses the spec's input instead.
+	Input []byte
 }
 
 // Plan is a validated workflow flattened into a list of nodes.
@@ -50,6 +54,10 @@ type Plan struct {
 
 	// Input is the workflow input as compact JSON, "{}" when absent.
 	Input json.RawMessage
+
+	// Deadline, when positive, is how long after submit the workflow is
+	// cancelled if it has not finished.
+	Deadline time.Duration
 
 	// Hash is the hex SHA-256 of the spec's canonical form: the same spec
 	// has the same hash whether it was written in YAML or JSON, whatever its
@@ -120,6 +128,23 @@ type PlanNode struct {
 	// SinkMembers is the number of a group's direct members that no sibling
 	// depends on: the group is done when they all are. 0 for a leaf.
 	SinkMembers int
+
+	// Concurrency is the leaf's concurrency limit with its key rendered,
+	// nil for none (and for a group).
+	Concurrency *ConcurrencyLimit
+
+	// Rate is the leaf's rate limit with its key rendered, nil for none.
+	Rate *RateLimit
+
+	// Retry is the leaf's retry backoff, nil for River's default.
+	Retry *Retry
+
+	// Delay is how long after its deps are done the leaf starts at the
+	// earliest; 0 for at once.
+	Delay time.Duration
+
+	// NotBefore is the earliest time the leaf starts; zero for none.
+	NotBefore time.Time
 }
 
 // IsGroup reports whether the node is a group.
@@ -187,17 +212,22 @@ func Compile(spec *Spec, opts *CompileOpts) (*Plan, error) {
 			input, inputCanon = compact, canon
 		}
 	}
+	if spec.Deadline < 0 {
+		c.errs.addf("", "deadline", ErrInvalidDuration, "%s must be positive", time.Duration(spec.Deadline))
+	}
+	c.input = input
 	c.hashSpec(spec, inputCanon)
 	nodes := c.compile(spec.Nodes, spec.Defaults)
 	if err := c.errs.err(); err != nil {
 		return nil, err
 	}
 	return &Plan{
-		Name:  spec.Name,
-		Key:   spec.Key,
-		Input: input,
-		Hash:  c.hw.sum(),
-		Nodes: nodes,
+		Name:     spec.Name,
+		Key:      spec.Key,
+		Input:    input,
+		Hash:     c.hw.sum(),
+		Deadline: time.Duration(spec.Deadline),
+		Nodes:    nodes,
 	}, nil
 }
 
@@ -218,6 +248,7 @@ func CompileNodes(nodes []Node, defaults Defaults, opts *CompileOpts) ([]PlanNod
 		c.parent = opts.BaseParent
 	}
 	c.limit = MaxNodes - opts.ExistingNodes
+	c.input = opts.Input
 	plan := c.compile(nodes, defaults)
 	if err := c.errs.err(); err != nil {
 		return nil, err
@@ -255,6 +286,8 @@ type resolved struct {
 // checkDefaults validates defaults and resolves them.
 func (c *compiler) checkDefaults(def Defaults) resolved {
 	c.checkSettings("", "defaults", &def.Settings)
+	c.checkControl("", "defaults", &def.Control)
+	c.defCtl = def.Control
 	r := resolved{queue: defaultQueue, priority: defaultPriority, maxAttempts: defaultMaxAttempts, timeout: time.Duration(def.Timeout)}
 	if def.Queue != "" {
 		r.queue = def.Queue
@@ -405,6 +438,8 @@ func (c *compiler) planNode(it *item, parent int) PlanNode {
 	if n.Timeout != 0 {
 		pn.Timeout = time.Duration(n.Timeout)
 	}
+	f := it.flow
+	pn.Concurrency, pn.Rate, pn.Retry, pn.Delay, pn.NotBefore = f.concurrency, f.rate, f.retry, f.delay, f.notBefore
 	return pn
 }
 

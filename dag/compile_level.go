@@ -20,6 +20,8 @@ type compiler struct {
 
 	errs   errorList
 	def    resolved
+	defCtl Control // the defaults' flow control
+	input  []byte  // the workflow input, for key templates
 	items  []item
 	levels []level
 	edges  []int32 // each item's deps, as local indexes in its level
@@ -42,9 +44,11 @@ type item struct {
 	parent       int32           // item of the enclosing group, -1 at the top
 	level        int32
 	depth        int32
-	child        int32 // level of the members, -1 for a leaf
-	depLo, depHi int32 // range of edges
-	global       int32 // position in the plan
+	child        int32   // level of the members, -1 for a leaf
+	depLo, depHi int32   // range of edges
+	global       int32   // position in the plan
+	ctl          Control // flow control in effect: own, else enclosing groups', else defaults'
+	flow         leafFlow
 }
 
 // level is a list of siblings.
@@ -169,6 +173,12 @@ func (c *compiler) checkNode(it *item) (canon []byte) {
 	if !validPolicy(n.OnDepFailure) {
 		c.errs.addf(path, "on_dep_failure", ErrInvalidPolicy, "unknown policy %q (want cancel, skip or run)", truncate(n.OnDepFailure))
 	}
+	c.checkControl(path, "", &n.Control)
+	outer := c.defCtl
+	if it.parent >= 0 {
+		outer = c.items[it.parent].ctl
+	}
+	it.ctl = n.Control.inherit(outer)
 	switch {
 	case n.Kind != "" && n.Nodes != nil:
 		c.errs.add(path, "kind", ErrKindAndNodes, "has both kind and nodes (a leaf has kind, a group has nodes)")
@@ -215,6 +225,7 @@ func (c *compiler) checkNode(it *item) (canon []byte) {
 		}
 	}
 	c.checkSettings(path, "", &n.Settings)
+	c.resolveFlow(it)
 	return canon
 }
 
@@ -229,6 +240,8 @@ func (c *compiler) checkGroupFields(n *Node, path string) {
 		{"priority", n.Priority != ""},
 		{"max_attempts", n.MaxAttempts != 0},
 		{"timeout", n.Timeout != 0},
+		{"delay", n.Delay != 0},
+		{"not_before", n.NotBefore != ""},
 	} {
 		if f.set {
 			c.errs.add(path, f.name, ErrGroupField, "applies to leaves only, and this node is a group (set it on its members or in defaults)")

@@ -106,6 +106,22 @@ var (
 
 	// ErrNoNodes is a spec, or a dynamic expansion, without nodes.
 	ErrNoNodes = errors.New("no nodes")
+
+	// ErrInvalidLimit is a concurrency or rate limit below 1.
+	ErrInvalidLimit = errors.New("invalid limit")
+
+	// ErrInvalidKeyTemplate is a concurrency or rate key that is empty,
+	// longer than MaxControlKeyBytes, uses a template variable other than
+	// {{input.FIELD}} and {{args.FIELD}}, or names a field that the input or
+	// args do not have (or that is not a string, number or boolean).
+	ErrInvalidKeyTemplate = errors.New("invalid key template")
+
+	// ErrInvalidBackoff is a retry backoff other than exponential or
+	// constant.
+	ErrInvalidBackoff = errors.New("invalid backoff")
+
+	// ErrInvalidTime is a not_before that is not an RFC 3339 time.
+	ErrInvalidTime = errors.New("invalid time")
 )
 
 // MaxValidationErrors is the number of problems that Compile and CompileNodes

@@ -69,6 +69,7 @@ func (c *compiler) hashSpec(spec *Spec, inputCanon []byte) {
 	w.str(spec.Defaults.Priority)
 	w.int(int64(spec.Defaults.MaxAttempts))
 	w.int(int64(spec.Defaults.Timeout))
+	w.control(spec.Defaults.Control, 0, "", spec.Deadline)
 }
 
 // hashItem writes a node's fields.
@@ -96,4 +97,5 @@ func (c *compiler) hashItem(it *item, canonArgs []byte) {
 	w.int(int64(n.Timeout))
 	w.str(n.OnDepFailure)
 	w.int(int64(len(n.Nodes)))
+	w.control(n.Control, n.Delay, n.NotBefore, 0)
 }

@@ -12,9 +12,9 @@ import (
 // Field names of the spec format, in the order the docs list them. The
 // fields of defaults are those of Settings, which a node has too.
 var (
-	specFields     = []string{"name", "key", "input", "defaults", "nodes"}
-	defaultsFields = []string{"queue", "priority", "max_attempts", "timeout"}
-	nodeFields     = slices.Concat([]string{"id", "kind", "args", "deps", "nodes"}, defaultsFields, []string{"on_dep_failure"})
+	specFields     = []string{"name", "key", "input", "defaults", "deadline", "nodes"}
+	defaultsFields = []string{"queue", "priority", "max_attempts", "timeout", "concurrency", "rate", "retry"}
+	nodeFields     = slices.Concat([]string{"id", "kind", "args", "deps", "nodes"}, defaultsFields, []string{"on_dep_failure", "delay", "not_before"})
 )
 
 // Parse reads one spec document, YAML or JSON, from r. It reads at most

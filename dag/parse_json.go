@@ -147,6 +147,8 @@ func (d *jsonDecoder) spec(spec *Spec) *scanError {
 			spec.Input, err = d.rawObject(key)
 		case "defaults":
 			err = d.defaults(&spec.Defaults)
+		case "deadline":
+			spec.Deadline, err = d.duration(key)
 		case "nodes":
 			spec.Nodes, err = d.nodes(key, nil)
 		default:
@@ -172,6 +174,9 @@ func (d *jsonDecoder) defaults(def *Defaults) *scanError {
 		if ok, err := d.setting(&def.Settings, key, field); ok {
 			return err
 		}
+		if ok, err := d.control(&def.Control, key, field); ok {
+			return err
+		}
 		d.problem(keyPos, field, ErrUnknownField, unknownField(key, defaultsFields))
 		return d.skip()
 	})
@@ -194,6 +199,38 @@ func (d *jsonDecoder) setting(st *Settings, key, field string) (bool, *scanError
 		return false, nil
 	}
 	return true, err
+}
+
+// control reads a flow-control object (a key of Control) into ctl. It
+// reports false, consuming nothing, when key is not one.
+func (d *jsonDecoder) control(ctl *Control, key, field string) (bool, *scanError) {
+	var dst any
+	switch key {
+	case "concurrency":
+		ctl.Concurrency = &Concurrency{}
+		dst = ctl.Concurrency
+	case "rate":
+		ctl.Rate = &Rate{}
+		dst = ctl.Rate
+	case "retry":
+		ctl.Retry = &Retry{}
+		dst = ctl.Retry
+	default:
+		return false, nil
+	}
+	pos := d.s.pos
+	if d.s.peek() != '{' {
+		d.problem(pos, field, ErrInvalidSpec, "must be an object, found "+d.s.describe())
+		return true, d.skip()
+	}
+	raw, err := d.rawObject(field)
+	if err != nil {
+		return true, err
+	}
+	if sentinel, msg := decodeControl(key, raw, dst); sentinel != nil {
+		d.problem(pos, field, sentinel, msg)
+	}
+	return true, nil
 }
 
 // nodes reads a list of nodes under parent (nil at the top level).
@@ -265,9 +302,16 @@ func (d *jsonDecoder) node(n *Node, f *frame) *scanError {
 			n.Nodes, err = d.nodes(key, f)
 		case "on_dep_failure":
 			n.OnDepFailure, err = d.str(key)
+		case "delay":
+			n.Delay, err = d.duration(key)
+		case "not_before":
+			n.NotBefore, err = d.str(key)
 		default:
 			var ok bool
 			if ok, err = d.setting(&n.Settings, key, key); !ok {
+				ok, err = d.control(&n.Control, key, key)
+			}
+			if !ok {
 				d.problem(keyPos, key, ErrUnknownField, unknownField(key, nodeFields))
 				err = d.skip()
 			}

@@ -31,6 +31,8 @@ func (d *yamlDecoder) spec(doc *yaml.Node, spec *Spec) *docError {
 			spec.Input, err = d.object(p.value, p.key)
 		case "defaults":
 			err = d.defaults(p.value, &spec.Defaults)
+		case "deadline":
+			spec.Deadline, err = d.duration(p.value, p.key)
 		case "nodes":
 			spec.Nodes, err = d.nodes(p.value, p.key, nil, 0)
 		default:
@@ -63,6 +65,9 @@ func (d *yamlDecoder) defaults(n *yaml.Node, def *Defaults) *docError {
 		field := fieldName("defaults", p.key)
 		ok, err := d.setting(&def.Settings, p, field)
 		if !ok {
+			ok, err = d.control(&def.Control, p, field)
+		}
+		if !ok {
 			err = d.problem(p.keyPos, field, ErrUnknownField, unknownField(p.key, defaultsFields))
 		}
 		if err != nil {
@@ -89,6 +94,36 @@ func (d *yamlDecoder) setting(st *Settings, p yamlPair, field string) (bool, *do
 		return false, nil
 	}
 	return true, err
+}
+
+// control reads a flow-control object (a key of Control) into ctl. It
+// reports false when the pair's key is not one.
+func (d *yamlDecoder) control(ctl *Control, p yamlPair, field string) (bool, *docError) {
+	var dst any
+	switch p.key {
+	case "concurrency":
+		ctl.Concurrency = &Concurrency{}
+		dst = ctl.Concurrency
+	case "rate":
+		ctl.Rate = &Rate{}
+		dst = ctl.Rate
+	case "retry":
+		ctl.Retry = &Retry{}
+		dst = ctl.Retry
+	default:
+		return false, nil
+	}
+	raw, err := d.object(p.value, field)
+	if err != nil {
+		return true, err
+	}
+	if raw == nil {
+		return true, d.problem(p.value, field, ErrInvalidSpec, "must be a mapping")
+	}
+	if sentinel, msg := decodeControl(p.key, raw, dst); sentinel != nil {
+		return true, d.problem(p.value, field, sentinel, msg)
+	}
+	return true, nil
 }
 
 // nodes reads a list of nodes under parent (nil at the top level).
@@ -153,9 +188,16 @@ func (d *yamlDecoder) node(n *yaml.Node, out *Node, f *frame, depth int) *docErr
 			out.Nodes, err = d.nodes(p.value, p.key, f, depth+1)
 		case "on_dep_failure":
 			out.OnDepFailure, err = d.str(p.value, p.key)
+		case "delay":
+			out.Delay, err = d.duration(p.value, p.key)
+		case "not_before":
+			out.NotBefore, err = d.str(p.value, p.key)
 		default:
 			var ok bool
 			if ok, err = d.setting(&out.Settings, p, p.key); !ok {
+				ok, err = d.control(&out.Control, p, p.key)
+			}
+			if !ok {
 				err = d.problem(p.keyPos, p.key, ErrUnknownField, unknownField(p.key, nodeFields))
 			}
 		}

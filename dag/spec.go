@@ -58,6 +58,10 @@ type Spec struct {
 	// Defaults apply to every leaf that does not set the field itself.
 	Defaults Defaults `json:"defaults,omitzero"`
 
+	// Deadline, when set, bounds the workflow's run: once it has passed
+	// since submit, the workflow is cancelled with the reason recorded.
+	Deadline Duration `json:"deadline,omitempty"`
+
 	// Nodes is the top level of the DAG. At least one node is required.
 	Nodes []Node `json:"nodes"`
 }
@@ -67,6 +71,7 @@ type Spec struct {
 // defaults apply: queue "default", priority normal, 3 attempts, no timeout.
 type Defaults struct {
 	Settings
+	Control
 }
 
 // Settings are the leaf settings that Defaults give every leaf and that a
@@ -121,6 +126,16 @@ type Node struct {
 	// Settings override the Defaults' for a leaf: Queue, Priority,
 	// MaxAttempts and Timeout.
 	Settings
+
+	// Control overrides the flow-control settings of the enclosing groups
+	// and the Defaults: on a leaf for itself, on a group for its leaves.
+	Control
+
+	// Delay makes a leaf start at least this long after its deps are done.
+	Delay Duration `json:"delay,omitempty"`
+
+	// NotBefore, an RFC 3339 time, makes a leaf start no earlier than it.
+	NotBefore string `json:"not_before,omitempty"`
 
 	// OnDepFailure says what happens to this node (leaf or group) when one of
 	// its deps fails or is cancelled: "cancel" (the default), "skip" or

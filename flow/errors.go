@@ -99,3 +99,21 @@ func validateID(id string) error {
 	}
 	return nil
 }
+
+// PermanentError is the error Permanent returns.
+type PermanentError = noderun.PermanentError
+
+// Permanent marks err as a failure that retrying cannot fix (bad input, a
+// missing object): a worker that returns Permanent(err) fails its node at
+// once, on this attempt, whatever attempts it has left. The node becomes
+// failed and its job discarded, and its dependents follow their
+// on_dep_failure policy. errors.Is and errors.As see err through it.
+func Permanent(err error) error { return &PermanentError{Err: err} }
+
+// ErrNodeFinished is returned by CancelNode for a node that is already
+// completed, failed, cancelled or skipped. Nothing was changed.
+var ErrNodeFinished = release.ErrNodeFinished
+
+// ErrNodeIsGroup is returned by CancelNode for a group or an expanded
+// node: cancel its leaves, or the workflow.
+var ErrNodeIsGroup = release.ErrNodeIsGroup

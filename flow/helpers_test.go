@@ -98,6 +98,7 @@ func (b *testBundle) startWorker(t testing.TB, maxWorkers int) *river.Client[pgx
 	river.AddWorker(workers, &holdWorker{gates: &b.gates})
 	river.AddWorker(workers, &flakyWorker{failing: &b.failing})
 	river.AddWorker(workers, &expandFlakyWorker{failing: &b.failing})
+	river.AddWorker(workers, &permanentWorker{})
 	cfg := riverConfig(t, b.client, &river.Config{
 		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
 		RetryPolicy: quickRetry{},

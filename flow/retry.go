@@ -76,6 +76,12 @@ func (c *Client) RetryTx(ctx context.Context, tx pgx.Tx, id string, mode RetryMo
 }
 
 func (c *Client) retryTx(ctx context.Context, tx pgx.Tx, id string, mode retry.Mode) (*RetryResult, error) {
+	return c.retryPlanTx(ctx, tx, id, func(g *retry.Graph) (retry.Plan, error) { return g.PlanRetry(mode), nil })
+}
+
+// retryPlanTx checks that the workflow may be retried, loads its graph and
+// applies the plan that plan makes of it.
+func (c *Client) retryPlanTx(ctx context.Context, tx pgx.Tx, id string, plan func(*retry.Graph) (retry.Plan, error)) (*RetryResult, error) {
 	var status flowtype.WorkflowState
 	err := tx.QueryRow(ctx, `SELECT status FROM qf_workflow WHERE id = $1 FOR UPDATE`, id).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -94,9 +100,43 @@ func (c *Client) retryTx(ctx context.Context, tx pgx.Tx, id string, mode retry.M
 	if err != nil {
 		return nil, err
 	}
-	nodes, jobs, err := retry.ApplyTx(ctx, tx, c.env.Inserter, id, g.PlanRetry(mode))
+	p, err := plan(g)
+	if err != nil {
+		return nil, err
+	}
+	nodes, jobs, err := retry.ApplyTx(ctx, tx, c.env.Inserter, id, p)
 	if err != nil {
 		return nil, err
 	}
 	return &RetryResult{Nodes: nodes, Jobs: jobs}, nil
 }
+
+// RetryNode reruns one leaf of a failed or cancelled workflow, in one
+// transaction, with what its failure decided: the nodes downstream of it
+// that did not complete (cancelled or skipped by policy) run again as it
+// completes, and its groups are active again. Every other node keeps its
+// state and result, and failed ones still count: a workflow with another
+// failure ends failed again. The workflow becomes running. Refused, changing
+// nothing: a pending or running workflow (*StateError matching
+// ErrStillActive), a completed one (ErrNotRetryable), a node that is not a
+// failed or cancelled leaf, or one whose dep failed (ErrNodeNotRetryable,
+// saying why); ErrNotFound for an unknown workflow.
+func (c *Client) RetryNode(ctx context.Context, id, path string) (*RetryResult, error) {
+	if err := validateID(id); err != nil {
+		return nil, err
+	}
+	var res *RetryResult
+	err := c.inTx(ctx, "retry node "+path+" of "+id, func(tx pgx.Tx) error {
+		var err error
+		res, err = c.retryPlanTx(ctx, tx, id, func(g *retry.Graph) (retry.Plan, error) { return g.PlanRetryNode(path) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("retry node %s of workflow %s: %w", path, id, err)
+	}
+	return res, nil
+}
+
+// ErrNodeNotRetryable is returned by RetryNode for a node it cannot rerun
+// alone; the error says why.
+var ErrNodeNotRetryable = retry.ErrNodeNotRetryable

@@ -27,7 +27,12 @@ type WorkflowStatus struct {
 	FinishedAt *time.Time             `json:"finished_at"`
 	Input      json.RawMessage        `json:"input"`
 	Output     json.RawMessage        `json:"output"`
-	Nodes      []NodeStatus           `json:"nodes"`
+	// CancelReason says why a cancelled workflow was cancelled ("cancelled
+	// on request", "deadline of 1h0m0s passed"); absent otherwise.
+	CancelReason *string `json:"cancel_reason,omitempty"`
+	// Paused is true while the workflow is paused (Pause); absent otherwise.
+	Paused bool         `json:"paused,omitempty"`
+	Nodes  []NodeStatus `json:"nodes"`
 }
 
 // NodeStatus is one node of WorkflowStatus.
@@ -69,9 +74,11 @@ func (c *Client) Status(ctx context.Context, id string) (*WorkflowStatus, error)
 
 	ws := &WorkflowStatus{}
 	err = tx.QueryRow(ctx, `
-SELECT id::text, name, key, status, created_at, started_at, finished_at, input, output
+SELECT id::text, name, key, status, created_at, started_at, finished_at, input, output,
+       CASE WHEN status = 'cancelled' THEN cancel_reason END,
+       EXISTS (SELECT 1 FROM qf_pause p WHERE p.scope = 'workflow' AND p.target = qf_workflow.id::text)
 FROM qf_workflow WHERE id = $1`, id).Scan(&ws.ID, &ws.Name, &ws.Key, &ws.Status, &ws.CreatedAt,
-		&ws.StartedAt, &ws.FinishedAt, &ws.Input, &ws.Output)
+		&ws.StartedAt, &ws.FinishedAt, &ws.Input, &ws.Output, &ws.CancelReason, &ws.Paused)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("status of %s: %w", id, ErrNotFound)
 	}
@@ -185,6 +192,8 @@ type WorkflowSummary struct {
 	CreatedAt  time.Time              `json:"created_at"`
 	StartedAt  *time.Time             `json:"started_at"`
 	FinishedAt *time.Time             `json:"finished_at"`
+	// Paused is true while the workflow is paused (Pause); absent otherwise.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // ListParams filters List.
@@ -208,7 +217,8 @@ func (c *Client) List(ctx context.Context, params *ListParams) ([]WorkflowSummar
 		return nil, fmt.Errorf("list: unknown status %q (want pending, running, completed, failed or cancelled)", params.Status)
 	}
 	rows, err := c.pool.Query(ctx, `
-SELECT id::text, name, key, status, node_count, created_at, started_at, finished_at
+SELECT id::text, name, key, status, node_count, created_at, started_at, finished_at,
+       EXISTS (SELECT 1 FROM qf_pause p WHERE p.scope = 'workflow' AND p.target = qf_workflow.id::text)
 FROM qf_workflow
 WHERE $1 = '' OR status = $1
 ORDER BY created_at DESC
@@ -218,7 +228,7 @@ LIMIT $2`, params.Status, limit)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (WorkflowSummary, error) {
 		var s WorkflowSummary
-		err := row.Scan(&s.ID, &s.Name, &s.Key, &s.Status, &s.Nodes, &s.CreatedAt, &s.StartedAt, &s.FinishedAt)
+		err := row.Scan(&s.ID, &s.Name, &s.Key, &s.Status, &s.Nodes, &s.CreatedAt, &s.StartedAt, &s.FinishedAt, &s.Paused)
 		return s, err
 	})
 	if err != nil {

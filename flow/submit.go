@@ -10,7 +10,6 @@ import (
 
 	"github.com/quantumflow/quantumflow/dag"
 	"github.com/quantumflow/quantumflow/internal/release"
-	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
 // SubmitOpts are the optional settings of Submit.
@@ -96,13 +95,13 @@ func (c *Client) submitPlanTx(ctx context.Context, tx pgx.Tx, plan *dag.Plan) (*
 	var inserted bool
 	err := tx.QueryRow(ctx, `
 WITH ins AS (
-    INSERT INTO qf_workflow (id, name, key, spec_hash, input, node_count, remaining)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    INSERT INTO qf_workflow (id, name, key, spec_hash, input, node_count, remaining, deadline_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::bigint > 0 THEN now() + $8::bigint * interval '1 millisecond' END)
     ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
     RETURNING id
 )
 SELECT count(*) > 0 FROM ins`,
-		id, plan.Name, key, plan.Hash, string(plan.Input), len(plan.Nodes), plan.SinkCount()).Scan(&inserted)
+		id, plan.Name, key, plan.Hash, string(plan.Input), len(plan.Nodes), plan.SinkCount(), plan.Deadline.Milliseconds()).Scan(&inserted)
 	if err != nil {
 		return nil, fmt.Errorf("insert workflow: %w", err)
 	}
@@ -124,8 +123,13 @@ SELECT count(*) > 0 FROM ins`,
 	if err != nil {
 		return nil, err
 	}
-	if err := riverjob.InsertTx(ctx, c.env.Inserter, tx, roots); err != nil {
+	if _, err := release.StartTx(ctx, tx, c.env.Inserter, roots, nil); err != nil {
 		return nil, err
+	}
+	if plan.Deadline > 0 {
+		if err := c.insertDeadlineTx(ctx, tx, id, plan); err != nil {
+			return nil, err
+		}
 	}
 	return &SubmitResult{ID: id, Nodes: len(plan.Nodes)}, nil
 }

@@ -71,7 +71,14 @@ func (c *Client) Middleware() rivertype.WorkerMiddleware {
 //
 //   - the node middleware (Middleware) is appended to WorkerMiddleware;
 //   - unset fetch settings are tuned so a released child starts within
-//     milliseconds: FetchCooldownDefault and FetchPollIntervalDefault.
+//     milliseconds: FetchCooldownDefault and FetchPollIntervalDefault;
+//   - RetryPolicy becomes one that retries the jobs of nodes with a retry
+//     setting after that setting's backoff, and every other job after
+//     cfg.RetryPolicy's (River's default when nil). A worker's own
+//     NextRetry still wins, as in River;
+//   - the worker of workflow deadlines (DeadlineArgs) is added to
+//     cfg.Workers, so every worker can cancel a workflow past its deadline
+//     (the one change made to what cfg points to).
 //
 // JobTimeout is left as it is, because River's rescuer never rescues a job
 // whose timeout is negative (none). A node's `timeout` is enforced by the
@@ -93,6 +100,10 @@ func (c *Client) RiverConfig(cfg *river.Config) (*river.Config, error) {
 	if out.FetchPollInterval == 0 {
 		out.FetchPollInterval = FetchPollIntervalDefault
 	}
+	// Nodes that set retry get their own backoff; other jobs keep the
+	// caller's policy.
+	out.RetryPolicy = &noderun.RetryPolicy{Fallback: cfg.RetryPolicy}
+	c.registerDeadlineWorker(out.Workers)
 	return &out, nil
 }
 

@@ -49,7 +49,7 @@ func (s WorkflowState) Valid() bool {
 }
 
 // NodeState is the state of a node. A node's row stores one of waiting,
-// enqueued, active, completed, failed, cancelled or skipped; a status report
+// throttled, enqueued, active, completed, failed, cancelled or skipped; a status report
 // shows enqueued nodes by their River job's state (available, running,
 // retryable) and active ones as running.
 type NodeState string
@@ -58,6 +58,17 @@ const (
 	// NodeWaiting is a node whose deps (or whose group) have not all
 	// finished.
 	NodeWaiting NodeState = "waiting"
+	// NodeThrottled is a leaf whose deps are done but whose concurrency key
+	// has no free slot: it waits in the key's queue (priority, then the
+	// order leaves became ready) and gets its job in the transaction that
+	// frees a slot. It has no River job yet.
+	NodeThrottled NodeState = "throttled"
+	// NodePaused is a leaf whose deps are done but whose workflow or kind
+	// is paused: it gets its job when the pause is lifted.
+	NodePaused NodeState = "paused"
+	// NodeScheduled is a reported state: the node's job waits for a time
+	// (a delay, not_before, a retry's backoff, a rate limit's next start).
+	NodeScheduled NodeState = "scheduled"
 	// NodeEnqueued is a stored state only: the leaf has a River job that
 	// has not finished. Reports show the job's state instead.
 	NodeEnqueued NodeState = "enqueued"

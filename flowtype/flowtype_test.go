@@ -29,6 +29,9 @@ func TestNodeState(t *testing.T) {
 		final, failure bool
 	}{
 		{flowtype.NodeWaiting, false, false},
+		{flowtype.NodeThrottled, false, false},
+		{flowtype.NodePaused, false, false},
+		{flowtype.NodeScheduled, false, false},
 		{flowtype.NodeEnqueued, false, false},
 		{flowtype.NodeActive, false, false},
 		{flowtype.NodeAvailable, false, false},

@@ -93,7 +93,11 @@ func (a *app) list(ctx context.Context, f listFlags) error {
 		} else {
 			dur = fmtDuration(max(a.now().Sub(r.CreatedAt), 0)) + " so far"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Name, r.Status, r.Nodes, fmtTime(r.CreatedAt), dur)
+		status := string(r.Status)
+		if r.Paused {
+			status += " (paused)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Name, status, r.Nodes, fmtTime(r.CreatedAt), dur)
 	}
 	return tw.Flush()
 }

@@ -15,6 +15,7 @@ import (
 var retryModes = []string{string(flow.RetryFailedOnly), string(flow.RetryFailedAndDownstream), string(flow.RetryAll)}
 
 type retryFlags struct {
+	node         string
 	mode         string
 	wait         bool
 	output       string
@@ -39,11 +40,17 @@ Attempt counts carry on from where they were. A workflow that is still
 pending or running, or that completed, is refused (exit 1) and nothing
 changes.
 
+--node PATH reruns one failed or cancelled leaf instead, with the nodes its
+failure cancelled or skipped downstream; every other node keeps its state, and
+other failures still count (the workflow ends failed again if one remains). A
+leaf whose dep failed is refused: retry that dep.
+
 --wait follows the workflow to the end like submit --wait (exit 4 if it fails
-again). -o json prints {"id", "mode", "nodes", "jobs"}, or with --wait the
-final status object.`,
+again). -o json prints {"id", "mode", "nodes", "jobs"} ("node" with --node),
+or with --wait the final status object.`,
 		Example: `  enqueue retry "$ID"
-  enqueue retry --mode all --wait "$ID"`,
+  enqueue retry --mode all --wait "$ID"
+  enqueue retry "$ID" --node per-region/b --wait`,
 		Args: idArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !contains(retryModes, f.mode) {
@@ -59,6 +66,7 @@ final status object.`,
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&f.node, "node", "", "rerun only this failed or cancelled leaf and what its failure cancelled downstream")
 	fl.StringVar(&f.mode, "mode", string(flow.RetryFailedOnly), "which nodes to rerun: "+strings.Join(retryModes, ", "))
 	fl.BoolVar(&f.wait, "wait", false, "follow the workflow to the end; exit 4 if it fails again")
 	addOutputFlag(cmd, &f.output)
@@ -71,7 +79,12 @@ func (a *app) retry(ctx context.Context, id string, f retryFlags) error {
 	if err != nil {
 		return err
 	}
-	res, err := client.Retry(ctx, id, flow.RetryMode(f.mode))
+	var res *flow.RetryResult
+	if f.node != "" {
+		res, err = client.RetryNode(ctx, id, f.node)
+	} else {
+		res, err = client.Retry(ctx, id, flow.RetryMode(f.mode))
+	}
 	se, _ := errors.AsType[*flow.StateError](err)
 	switch {
 	case se != nil && errors.Is(se, flow.ErrStillActive):
@@ -83,8 +96,17 @@ func (a *app) retry(ctx context.Context, id string, f retryFlags) error {
 		return a.runtimeErr(ctx, err)
 	}
 	switch {
+	case f.output == outText && f.node != "":
+		fmt.Fprintf(a.stdout, "retrying node %s of workflow %s: %s reset, %s enqueued\n", f.node, id, plural(res.Nodes, "node"), plural(res.Jobs, "job"))
 	case f.output == outText:
 		fmt.Fprintf(a.stdout, "retrying workflow %s (%s): %s reset, %s enqueued\n", id, f.mode, plural(res.Nodes, "node"), plural(res.Jobs, "job"))
+	case !f.wait && f.node != "":
+		return a.printJSON(struct {
+			ID    string `json:"id"`
+			Node  string `json:"node"`
+			Nodes int    `json:"nodes"`
+			Jobs  int    `json:"jobs"`
+		}{id, f.node, res.Nodes, res.Jobs})
 	case !f.wait:
 		return a.printJSON(struct {
 			ID    string `json:"id"`

@@ -80,9 +80,16 @@ func (a *app) status(ctx context.Context, id string, f statusFlags) error {
 
 // printHeader prints the workflow's summary lines.
 func (a *app) printHeader(st *flow.WorkflowStatus) {
-	fmt.Fprintf(a.stdout, "workflow %s  %s  %s\n", st.ID, st.Name, st.Status)
+	paused := ""
+	if st.Paused {
+		paused = " (paused)"
+	}
+	fmt.Fprintf(a.stdout, "workflow %s  %s  %s%s\n", st.ID, st.Name, st.Status, paused)
 	if st.Key != nil {
 		fmt.Fprintf(a.stdout, "key       %s\n", *st.Key)
+	}
+	if st.CancelReason != nil {
+		fmt.Fprintf(a.stdout, "reason    %s\n", *st.CancelReason)
 	}
 	fmt.Fprintf(a.stdout, "nodes     %d: %s\n", len(st.Nodes), stateCounts(st.Nodes))
 	line := "created   " + fmtTime(st.CreatedAt)

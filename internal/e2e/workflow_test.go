@@ -150,6 +150,7 @@ func TestExamples(t *testing.T) {
 		"quickstart.yaml": exitOK,
 		"diamond.yaml":    exitOK,
 		"wide.json":       exitOK,
+		"throttled.yaml":  exitOK,
 		"policies.yaml":   exitWorkflowFailed,
 	}
 	entries, err := os.ReadDir(filepath.Join(moduleRoot, "examples"))

@@ -85,6 +85,11 @@ func (m *Middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner fu
 		return err
 	}
 	run := &Run{Env: m.env, Job: job, Meta: meta}
+	if meta.RateKey != "" && meta.RateLimit > 0 && meta.RatePerMS > 0 {
+		if err := m.rateGate(ctx, run); err != nil {
+			return err
+		}
+	}
 	ctx = context.WithValue(ctx, runKey{}, run)
 
 	workCtx := ctx
@@ -222,10 +227,13 @@ func nodeTimedOut(workCtx context.Context, nodeDeadline time.Time) bool {
 		nodeDeadline.Sub(deadline) < 100*time.Millisecond
 }
 
-// isFinalFailure reports whether River will not run the job again after it
-// returned err: the attempts are used up, or the job cancelled itself.
+// isFinalFailure reports whether the job's node fails for good with err:
+// the attempts are used up, the job cancelled itself, or the error is
+// permanent (flow.Permanent; the middleware then discards the job itself,
+// so River's retry of it finds the job no longer running and does
+// nothing).
 func isFinalFailure(job *rivertype.JobRow, err error) bool {
-	if errors.Is(err, &river.JobCancelError{}) {
+	if errors.Is(err, &river.JobCancelError{}) || isPermanent(err) {
 		return true
 	}
 	var snooze *river.JobSnoozeError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -34,6 +35,15 @@ func CopyNodesTx(ctx context.Context, tx pgx.Tx, wf string, nodes []dag.PlanNode
 	}
 	var roots []riverjob.Leaf
 	rows := make([][]any, len(nodes))
+	// The flow-control columns are copied only when some node sets one, so
+	// a plain workflow's COPY is unchanged.
+	hasFlow := false
+	for i := range nodes {
+		if nodeHasFlow(&nodes[i]) {
+			hasFlow = true
+			break
+		}
+	}
 	for i := range nodes {
 		n := &nodes[i]
 		state := flowtype.NodeWaiting
@@ -50,8 +60,10 @@ func CopyNodesTx(ctx context.Context, tx pgx.Tx, wf string, nodes []dag.PlanNode
 			priority    *int16
 			maxAttempts *int32
 			timeoutMS   *int64
+			fl          riverjob.Flow
 		)
 		if !n.IsGroup() {
+			fl = FlowOf(n)
 			kind, queue, args = &n.Kind, &n.Queue, n.Args
 			p, m := int16(n.Priority), int32(n.MaxAttempts)
 			priority, maxAttempts = &p, &m
@@ -64,6 +76,10 @@ func CopyNodesTx(ctx context.Context, tx pgx.Tx, wf string, nodes []dag.PlanNode
 					Ref: Ref{WF: wf, Idx: int32(n.Index)}, Path: n.Path, Kind: kind, Args: args,
 					Queue: queue, Priority: priority, MaxAttempts: maxAttempts, TimeoutMS: timeoutMS,
 				})
+				if hasFlow && nodeHasFlow(n) {
+					f := fl
+					roots[len(roots)-1].Ctl = &f
+				}
 			}
 		}
 		var argsText *string
@@ -75,11 +91,23 @@ func CopyNodesTx(ctx context.Context, tx pgx.Tx, wf string, nodes []dag.PlanNode
 			wf, int32(n.Index), int32(n.Parent), n.Path, kind, argsText, toInt32s(n.Deps), toInt32s(n.Dependents),
 			queue, priority, maxAttempts, timeoutMS, n.OnDepFailure, int32(len(n.Deps)), int32(n.SinkMembers), string(state),
 		}
+		if hasFlow {
+			var retry *string
+			if fl.Retry != nil {
+				s := string(fl.Retry)
+				retry = &s
+			}
+			rows[i] = append(rows[i], fl.ConcKey, fl.ConcLimit, fl.RateKey, fl.RateLimit, fl.RatePerMS, fl.DelayMS, fl.NotBefore, retry)
+		}
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"qf_node"}, []string{
+	cols := []string{
 		"workflow_id", "idx", "parent_idx", "path", "kind", "args", "deps", "dependents",
 		"queue", "priority", "max_attempts", "timeout_ms", "on_dep_failure", "remaining_deps", "remaining_children", "state",
-	}, pgx.CopyFromRows(rows))
+	}
+	if hasFlow {
+		cols = append(cols, "conc_key", "conc_limit", "rate_key", "rate_limit", "rate_per_ms", "delay_ms", "not_before", "retry")
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"qf_node"}, cols, pgx.CopyFromRows(rows))
 	if err != nil {
 		return nil, fmt.Errorf("copy %d nodes: %w", len(nodes), err)
 	}
@@ -164,4 +192,38 @@ func shifted(in []int, by int) []int {
 		out[i] += by
 	}
 	return out
+}
+
+// FlowOf returns the flow-control settings of a plan node as they are
+// stored and carried (zero for a group or a leaf without any).
+func FlowOf(n *dag.PlanNode) riverjob.Flow {
+	var f riverjob.Flow
+	if c := n.Concurrency; c != nil {
+		key, lim := c.Key, int32(c.Limit)
+		f.ConcKey, f.ConcLimit = &key, &lim
+	}
+	if r := n.Rate; r != nil {
+		key, lim, per := r.Key, int32(r.Limit), max(r.Per.Milliseconds(), 1)
+		f.RateKey, f.RateLimit, f.RatePerMS = &key, &lim, &per
+	}
+	if n.Delay > 0 {
+		ms := max(n.Delay.Milliseconds(), 1)
+		f.DelayMS = &ms
+	}
+	if !n.NotBefore.IsZero() {
+		t := n.NotBefore
+		f.NotBefore = &t
+	}
+	if r := n.Retry; r != nil {
+		f.Retry = riverjob.EncodeRetry(riverjob.RetryPolicy{
+			Backoff: r.Backoff, BaseMS: time.Duration(r.Base).Milliseconds(),
+			MaxMS: time.Duration(r.Max).Milliseconds(), Jitter: r.Jitter,
+		})
+	}
+	return f
+}
+
+// nodeHasFlow reports whether a plan node sets any flow control.
+func nodeHasFlow(n *dag.PlanNode) bool {
+	return n.Concurrency != nil || n.Rate != nil || n.Retry != nil || n.Delay > 0 || !n.NotBefore.IsZero()
 }

@@ -48,6 +48,9 @@ type Outcome struct {
 	// Expansion, for a completed node, is the sub-DAG it added under
 	// itself: the node becomes active until the sub-DAG finishes.
 	Expansion *Expansion
+	// NoSlot is set for a node that holds no concurrency slot although it
+	// has a key (CancelNodeTx on a node that was waiting or throttled).
+	NoSlot bool
 }
 
 // FinishTx records outcomes on their nodes in tx, settles what follows and
@@ -63,7 +66,11 @@ func FinishTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], outcomes
 	attempts, children := make([]int32, n), make([]int32, n)
 	jobIDs, started := make([]int64, n), make([]*time.Time, n)
 	expansions := map[Ref]*Expansion{}
+	noSlot := map[Ref]bool{}
 	for i, o := range outcomes {
+		if o.NoSlot {
+			noSlot[o.Node] = true
+		}
 		wfs[i], idxs[i], runs[i], states[i] = o.Node.WF, o.Node.Idx, o.Run, string(o.State)
 		if o.Output != nil {
 			s := string(o.Output)
@@ -83,14 +90,29 @@ func FinishTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], outcomes
 	if err != nil {
 		return 0, observe.Stats{}, fmt.Errorf("record node outcome: %w", err)
 	}
-	fin, err := pgx.CollectRows(rows, scanFinished)
+	fin, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (finished, error) {
+		var f finished
+		var state flowtype.NodeState
+		err := row.Scan(&f.WF, &f.Idx, &f.parent, &f.dependents, &f.sink, &state, &f.concKey)
+		f.failure = state.IsFailure()
+		return f, err
+	})
 	if err != nil {
 		return 0, observe.Stats{}, fmt.Errorf("record node outcome: %w", err)
 	}
 
 	e := &engine{tx: tx}
 	var final []finished
+	var freed Slots
 	for _, f := range fin {
+		// Every node returned was enqueued for this run: a keyed one held a
+		// slot until now, the job having ended (an expanded node's too).
+		if f.concKey != nil && !noSlot[f.Ref] {
+			if freed == nil {
+				freed = Slots{}
+			}
+			freed[*f.concKey]++
+		}
 		exp := expansions[f.Ref]
 		if exp == nil {
 			final = append(final, f)
@@ -105,7 +127,7 @@ func FinishTx(ctx context.Context, tx pgx.Tx, rc *river.Client[pgx.Tx], outcomes
 	if err := e.settle(ctx, final); err != nil {
 		return 0, observe.Stats{}, err
 	}
-	if err := riverjob.InsertTx(ctx, rc, tx, e.ready); err != nil {
+	if _, err := StartTx(ctx, tx, rc, e.ready, freed); err != nil {
 		return 0, observe.Stats{}, err
 	}
 	return len(fin), e.stats(), nil
@@ -133,9 +155,9 @@ WITH o AS (
     FROM o
     WHERE q.workflow_id = o.workflow_id AND q.idx = o.idx
       AND q.run = o.run AND q.state = 'enqueued'
-    RETURNING q.workflow_id, q.idx, q.parent_idx, q.dependents, q.dependents = '{}' OR q.rollup_sink AS sink, q.state
+    RETURNING q.workflow_id, q.idx, q.parent_idx, q.dependents, q.dependents = '{}' OR q.rollup_sink AS sink, q.state, q.conc_key
 )
-SELECT workflow_id::text, idx, parent_idx, dependents, sink, state FROM upd`
+SELECT workflow_id::text, idx, parent_idx, dependents, sink, state, conc_key FROM upd`
 
 // scanFinished reads (workflow_id, idx, parent_idx, dependents, sink,
 // state) rows of nodes that just became final.

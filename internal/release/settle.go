@@ -29,6 +29,9 @@ type finished struct {
 	// failed_deps, parents in failed_children. Skipped and completed are
 	// successes.
 	failure bool
+	// concKey is the concurrency key of a leaf whose job just ended (it
+	// gives its slot back), nil otherwise.
+	concKey *string
 }
 
 // engine settles finished nodes inside one transaction. It is not safe for

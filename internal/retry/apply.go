@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/quantumflow/quantumflow/internal/release"
 	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
@@ -38,13 +39,14 @@ WHERE q.workflow_id = $1 AND q.path LIKE p.prefix`, id, plan.deleteSubtrees); er
 	for i, s := range plan.state {
 		states[i] = string(s)
 	}
-	if _, err := tx.Exec(ctx, sqlResetNodes, id, plan.idx, states, plan.remainingDeps, plan.remainingChildren, plan.rerun, plan.rollupSink); err != nil {
+	if _, err := tx.Exec(ctx, sqlResetNodes, id, plan.idx, states, plan.remainingDeps, plan.remainingChildren, plan.rerun, plan.rollupSink,
+		plan.failedDeps, plan.failedChildren); err != nil {
 		return 0, 0, fmt.Errorf("reset nodes: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `
-UPDATE qf_workflow SET status = 'running', remaining = $2, failed = 0,
+UPDATE qf_workflow SET status = 'running', remaining = $2, failed = $3,
        finished_at = NULL, output = NULL, error = NULL
-WHERE id = $1`, id, plan.workflowRemaining); err != nil {
+WHERE id = $1`, id, plan.workflowRemaining, plan.workflowFailed); err != nil {
 		return 0, 0, fmt.Errorf("reset workflow: %w", err)
 	}
 
@@ -61,10 +63,11 @@ FROM qf_node q WHERE q.workflow_id = $1 AND q.idx = ANY ($2::int[])`, id, plan.e
 	if err != nil {
 		return 0, 0, fmt.Errorf("read ready nodes: %w", err)
 	}
-	if err := riverjob.InsertTx(ctx, rc, tx, ready); err != nil {
+	started, err := release.StartTx(ctx, tx, rc, ready, nil)
+	if err != nil {
 		return 0, 0, err
 	}
-	return len(plan.idx), len(ready), nil
+	return len(plan.idx), started, nil
 }
 
 // sqlResetNodes gives reset nodes their new state and counters. A rerun leaf
@@ -74,9 +77,9 @@ const sqlResetNodes = `
 UPDATE qf_node q SET
     state              = r.state,
     remaining_deps     = r.remaining_deps,
-    failed_deps        = 0,
+    failed_deps        = r.failed_deps,
     remaining_children = r.remaining_children,
-    failed_children    = 0,
+    failed_children    = r.failed_children,
     rollup_sink        = r.rollup_sink,
     run                = CASE WHEN r.rerun THEN q.run + 1 ELSE q.run END,
     attempt_base       = CASE WHEN r.rerun THEN q.attempts ELSE q.attempt_base END,
@@ -85,6 +88,6 @@ UPDATE qf_node q SET
     job_id             = CASE WHEN r.rerun THEN NULL ELSE q.job_id END,
     started_at         = CASE WHEN r.rerun THEN NULL ELSE q.started_at END,
     finished_at        = NULL
-FROM unnest($2::int[], $3::text[], $4::int[], $5::int[], $6::bool[], $7::bool[])
-    AS r(idx, state, remaining_deps, remaining_children, rerun, rollup_sink)
+FROM unnest($2::int[], $3::text[], $4::int[], $5::int[], $6::bool[], $7::bool[], $8::int[], $9::int[])
+    AS r(idx, state, remaining_deps, remaining_children, rerun, rollup_sink, failed_deps, failed_children)
 WHERE q.workflow_id = $1 AND q.idx = r.idx`

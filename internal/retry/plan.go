@@ -7,6 +7,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -67,12 +68,15 @@ type Plan struct {
 	idx               []int32
 	state             []flowtype.NodeState
 	remainingDeps     []int32
+	failedDeps        []int32
 	remainingChildren []int32
+	failedChildren    []int32
 	rerun             []bool
 	rollupSink        []bool
 	enqueue           []int32
 	deleteSubtrees    []string
 	workflowRemaining int32
+	workflowFailed    int32
 }
 
 // PlanRetry decides which nodes a retry resets (the set R) and computes
@@ -89,17 +93,6 @@ type Plan struct {
 //     creates again.
 func (g *Graph) PlanRetry(mode Mode) Plan {
 	inR := make([]bool, len(g.nodes))
-	deleted := make([]bool, len(g.nodes))
-	expanded := func(n *Node) bool { return n.kind != nil && len(n.members) > 0 }
-	var markSubtree func(i int, set []bool)
-	markSubtree = func(i int, set []bool) {
-		for _, m := range g.nodes[i].members {
-			j := g.pos[m]
-			set[j] = true
-			markSubtree(j, set)
-		}
-	}
-
 	for i, n := range g.nodes {
 		inR[i] = mode == All || n.state != flowtype.NodeCompleted
 	}
@@ -134,14 +127,32 @@ func (g *Graph) PlanRetry(mode Mode) Plan {
 			}
 		}
 	}
+	return g.plan(inR, mode == FailedOnly)
+}
 
+// plan computes the resets of the set inR. keepExpansions keeps the
+// sub-DAG of an expanded node in inR (it acts as a group) instead of
+// rerunning its job. Nodes outside inR keep their state; those that ended
+// failed or cancelled still count as failures for their dependents,
+// containers and workflow in inR.
+func (g *Graph) plan(inR []bool, keepExpansions bool) Plan {
+	deleted := make([]bool, len(g.nodes))
+	expanded := func(n *Node) bool { return n.kind != nil && len(n.members) > 0 }
+	var markSubtree func(i int, set []bool)
+	markSubtree = func(i int, set []bool) {
+		for _, m := range g.nodes[i].members {
+			j := g.pos[m]
+			set[j] = true
+			markSubtree(j, set)
+		}
+	}
 	rerun := make([]bool, len(g.nodes))
 	for i := range g.nodes {
 		n := &g.nodes[i]
 		if !inR[i] || deleted[i] || n.kind == nil {
 			continue
 		}
-		if expanded(n) && mode == FailedOnly {
+		if expanded(n) && keepExpansions {
 			continue
 		}
 		rerun[i] = true
@@ -163,8 +174,16 @@ func (g *Graph) PlanRetry(mode Mode) Plan {
 	p := Plan{}
 	started := make([]bool, len(g.nodes))
 	remChildren := make([]int32, len(g.nodes))
+	failChildren := make([]int32, len(g.nodes))
 	for i := range g.nodes {
 		n := &g.nodes[i]
+		if !inR[i] && !deleted[i] && n.state.IsFailure() {
+			if n.parent >= 0 {
+				failChildren[g.pos[n.parent]]++
+			} else {
+				p.workflowFailed++
+			}
+		}
 		if !inR[i] || deleted[i] || hasRDependent(i) {
 			continue
 		}
@@ -179,10 +198,12 @@ func (g *Graph) PlanRetry(mode Mode) Plan {
 		if !inR[i] || deleted[i] {
 			continue
 		}
-		var remDeps int32
+		var remDeps, failDeps int32
 		for _, d := range n.deps {
 			if inR[g.pos[d]] {
 				remDeps++
+			} else if g.nodes[g.pos[d]].state.IsFailure() {
+				failDeps++
 			}
 		}
 		parentStarted := n.parent < 0 || started[g.pos[n.parent]] || !inR[g.pos[n.parent]]
@@ -199,7 +220,9 @@ func (g *Graph) PlanRetry(mode Mode) Plan {
 		p.idx = append(p.idx, n.idx)
 		p.state = append(p.state, state)
 		p.remainingDeps = append(p.remainingDeps, remDeps)
+		p.failedDeps = append(p.failedDeps, failDeps)
 		p.remainingChildren = append(p.remainingChildren, remChildren[i])
+		p.failedChildren = append(p.failedChildren, failChildren[i])
 		p.rerun = append(p.rerun, rerun[i])
 		p.rollupSink = append(p.rollupSink, len(n.dependents) > 0 && !hasRDependent(i))
 	}
@@ -209,4 +232,77 @@ func (g *Graph) PlanRetry(mode Mode) Plan {
 		}
 	}
 	return p
+}
+
+// ErrNodeNotRetryable is a node that PlanRetryNode cannot rerun alone; the
+// error says why.
+var ErrNodeNotRetryable = errors.New("node cannot be retried alone")
+
+// PlanRetryNode plans the rerun of one leaf that failed or was cancelled,
+// and of what its failure decided: the nodes downstream of it that did not
+// complete (its dependents cancelled or skipped by policy, at every level,
+// with the members of groups that never started), and the groups that
+// contain it. Every other node keeps its state; failed ones still count as
+// failures, so a workflow with another failure ends failed again. The
+// leaf's deps must have completed (or been skipped): a leaf cancelled
+// because a dep failed is retried through that dep.
+func (g *Graph) PlanRetryNode(path string) (Plan, error) {
+	at := -1
+	for i := range g.nodes {
+		if g.nodes[i].path == path {
+			at = i
+			break
+		}
+	}
+	switch {
+	case at < 0:
+		return Plan{}, fmt.Errorf("%w: no node %q", ErrNodeNotRetryable, path)
+	case g.nodes[at].kind == nil || len(g.nodes[at].members) > 0:
+		return Plan{}, fmt.Errorf("%w: %s is a group or an expanded node (retry the workflow)", ErrNodeNotRetryable, path)
+	case !g.nodes[at].state.IsFailure():
+		return Plan{}, fmt.Errorf("%w: %s is %s, not failed or cancelled", ErrNodeNotRetryable, path, g.nodes[at].state)
+	}
+	for _, d := range g.nodes[at].deps {
+		if dep := &g.nodes[g.pos[d]]; dep.state.IsFailure() {
+			return Plan{}, fmt.Errorf("%w: its dep %s is %s (retry that node)", ErrNodeNotRetryable, dep.path, dep.state)
+		}
+	}
+	inR := make([]bool, len(g.nodes))
+	inR[at] = true
+	queue := []int{at}
+	add := func(j int) {
+		if !inR[j] && g.nodes[j].state != flowtype.NodeCompleted {
+			inR[j] = true
+			queue = append(queue, j)
+		}
+	}
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		n := &g.nodes[i]
+		for _, d := range n.dependents {
+			add(g.pos[d])
+		}
+		if n.parent >= 0 {
+			add(g.pos[n.parent])
+		}
+		// A group downstream never started: its members run with it. The
+		// containers of the leaf keep their other members as they are.
+		if i != at && n.kind == nil && !g.isAncestor(i, at) {
+			for _, m := range n.members {
+				add(g.pos[m])
+			}
+		}
+	}
+	return g.plan(inR, true), nil
+}
+
+// isAncestor reports whether node a contains node b.
+func (g *Graph) isAncestor(a, b int) bool {
+	for p := g.nodes[b].parent; p >= 0; p = g.nodes[g.pos[p]].parent {
+		if g.pos[p] == a {
+			return true
+		}
+	}
+	return false
 }

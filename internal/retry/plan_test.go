@@ -246,3 +246,50 @@ func TestPlanRetry(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanRetryNode(t *testing.T) {
+	t.Parallel()
+	F, C, OK := flowtype.NodeFailed, flowtype.NodeCancelled, flowtype.NodeCompleted
+	g := build(t, []tnode{
+		{"a", "k", nil, F},
+		{"b", "k", []string{"a"}, C},
+		{"c", "k", nil, F},
+		{"join", "k", []string{"b", "c"}, C},
+		{"g", "", nil, F},
+		{"g/m1", "k", nil, F},
+		{"g/m2", "k", nil, F},
+		{"g/ok", "k", nil, OK},
+	})
+	at := func(p Plan, idx int32) int {
+		for i, x := range p.idx {
+			if x == idx {
+				return i
+			}
+		}
+		return -1
+	}
+
+	p, err := g.PlanRetryNode("a")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []int32{0, 1, 3}, p.idx, "a, and what its failure cancelled")
+	require.Equal(t, []int32{0}, p.enqueue)
+	j := at(p, 3)
+	require.Equal(t, int32(1), p.remainingDeps[j], "join waits for b again")
+	require.Equal(t, int32(1), p.failedDeps[j], "and still sees c failed")
+	require.Equal(t, int32(1), p.workflowRemaining)
+	require.Equal(t, int32(2), p.workflowFailed, "c and g stay failed")
+
+	p, err = g.PlanRetryNode("g/m1")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []int32{4, 5}, p.idx, "the leaf and its group, not its failed sibling")
+	gi := at(p, 4)
+	require.Equal(t, flowtype.NodeActive, p.state[gi])
+	require.Equal(t, int32(1), p.remainingChildren[gi])
+	require.Equal(t, int32(1), p.failedChildren[gi], "m2 stays failed")
+	require.Equal(t, int32(4), p.workflowFailed)
+
+	for _, bad := range []string{"b", "g", "g/ok", "nosuch"} {
+		_, err := g.PlanRetryNode(bad)
+		require.ErrorIs(t, err, ErrNodeNotRetryable, bad)
+	}
+}

@@ -36,6 +36,17 @@ type Meta struct {
 	TimeoutMS int64 `json:"qf_t,omitempty"`
 	// Workflow is the workflow's id.
 	Workflow string `json:"qf_wf"`
+	// RateKey, RateLimit and RatePerMS are the node's rate limit, checked
+	// when the job starts; RateKey "" for none.
+	RateKey   string `json:"qf_rk,omitempty"`
+	RateLimit int32  `json:"qf_rl,omitempty"`
+	RatePerMS int64  `json:"qf_rp,omitempty"`
+	// RateReserved is the start time the rate limiter promised the job
+	// when it last refused it (zero for none).
+	RateReserved time.Time `json:"-"`
+	// Retry is the node's retry backoff (RetryPolicy as JSON), nil for the
+	// River client's policy.
+	Retry json.RawMessage `json:"qf_rt,omitempty"`
 }
 
 // ParseMeta extracts the node a job belongs to; ok is false for a job that
@@ -47,18 +58,44 @@ func ParseMeta(metadata []byte) (Meta, bool) {
 	if len(metadata) == 0 || !gjson.ValidBytes(metadata) {
 		return Meta{}, false
 	}
-	r := gjson.GetManyBytes(metadata, "qf_wf", "qf_n", "qf_r", "qf_b", "qf_path", "qf_t")
-	if r[0].Type != gjson.String || r[0].Str == "" || r[1].Type != gjson.Number {
+	// One pass over the object's keys (GetMany scans it once per key).
+	var m Meta
+	var hasWF, hasNode bool
+	gjson.ParseBytes(metadata).ForEach(func(key, v gjson.Result) bool {
+		switch key.Str {
+		case "qf_wf":
+			m.Workflow, hasWF = v.Str, v.Type == gjson.String && v.Str != ""
+		case "qf_n":
+			m.Node, hasNode = int32(v.Int()), v.Type == gjson.Number
+		case "qf_r":
+			m.Run = int32(v.Int())
+		case "qf_b":
+			m.Base = int32(v.Int())
+		case "qf_path":
+			m.Path = v.Str
+		case "qf_t":
+			m.TimeoutMS = v.Int()
+		case "qf_rk":
+			m.RateKey = v.Str
+		case "qf_rl":
+			m.RateLimit = int32(v.Int())
+		case "qf_rp":
+			m.RatePerMS = v.Int()
+		case "qf_rt":
+			if v.IsObject() {
+				m.Retry = json.RawMessage(v.Raw)
+			}
+		case "qf_res":
+			if v.Type == gjson.String {
+				m.RateReserved, _ = time.Parse(time.RFC3339Nano, v.Str)
+			}
+		}
+		return true
+	})
+	if !hasWF || !hasNode {
 		return Meta{}, false
 	}
-	return Meta{
-		Workflow:  r[0].Str,
-		Node:      int32(r[1].Int()),
-		Run:       int32(r[2].Int()),
-		Base:      int32(r[3].Int()),
-		Path:      r[4].Str,
-		TimeoutMS: r[5].Int(),
-	}, true
+	return m, true
 }
 
 // Timeout returns the timeout of the node job belongs to, or 0 when the job
@@ -109,4 +146,22 @@ func LastError(errs []json.RawMessage) *string {
 		return nil
 	}
 	return &e.Error
+}
+
+// RetryPolicy is a node's retry backoff as stored on the node (qf_node.retry)
+// and carried in its job's metadata (qf_rt).
+type RetryPolicy struct {
+	// Backoff is "exponential" or "constant".
+	Backoff string `json:"backoff"`
+	// BaseMS and MaxMS are the base delay and the cap (0 for none).
+	BaseMS int64 `json:"base_ms"`
+	MaxMS  int64 `json:"max_ms,omitempty"`
+	// Jitter spreads each delay over [d/2, d].
+	Jitter bool `json:"jitter,omitempty"`
+}
+
+// EncodeRetry returns p as JSON.
+func EncodeRetry(p RetryPolicy) []byte {
+	b, _ := json.Marshal(p) // A struct of strings, numbers and bools cannot fail.
+	return b
 }

@@ -299,3 +299,157 @@ ORDER BY id`, wf)
 	}
 	return out, nil
 }
+
+// StartedTx records, for the rate limiter, that a running job's work
+// starts at at: its attempted_at moves there (so River's timestamp says
+// when the counted start was) and a start promised to it earlier (qf_res)
+// is dropped from its metadata.
+func StartedTx(ctx context.Context, tx pgx.Tx, id int64, at time.Time) error {
+	if _, err := tx.Exec(ctx, `
+UPDATE river_job SET attempted_at = $2, metadata = metadata - 'qf_res'
+WHERE id = $1 AND state = 'running'`, id, at); err != nil {
+		return fmt.Errorf("record start of job %d: %w", id, err)
+	}
+	return nil
+}
+
+// ReserveTx records in a running job's metadata (qf_res) the start time the
+// rate limiter promised it; the job is snoozed until then, and River's
+// snooze merges its own metadata into the row, keeping this key.
+func ReserveTx(ctx context.Context, tx pgx.Tx, id int64, at time.Time) error {
+	if _, err := tx.Exec(ctx, `
+UPDATE river_job SET metadata = metadata || jsonb_build_object('qf_res', $2::timestamptz)
+WHERE id = $1 AND state = 'running'`, id, at); err != nil {
+		return fmt.Errorf("reserve a start for job %d: %w", id, err)
+	}
+	return nil
+}
+
+// HoldUntil is the scheduled_at of a held job: River schedules nothing that
+// far ahead, so a held job is never fetched.
+var HoldUntil = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// HoldTx holds the not yet running jobs of a workflow (byKind false, target
+// its id) or of the workflow nodes of a kind: each is set scheduled at
+// HoldUntil, its state and schedule kept in its metadata (qf_hold) for
+// UnholdTx. Jobs locked by a fetch right now are waited for and then left
+// alone if they started. It returns how many jobs it held.
+func HoldTx(ctx context.Context, tx pgx.Tx, byKind bool, target string) (int, error) {
+	match := `metadata @> jsonb_build_object('qf_wf', $1::text)`
+	if byKind {
+		match = `kind = $1 AND metadata ? 'qf_wf'`
+	}
+	tag, err := tx.Exec(ctx, `
+UPDATE river_job SET
+    metadata = metadata || jsonb_build_object('qf_hold', jsonb_build_object('state', state, 'at', scheduled_at)),
+    state = 'scheduled', scheduled_at = $2
+WHERE `+match+` AND state IN ('available', 'scheduled', 'retryable', 'pending') AND NOT metadata ? 'qf_hold'`, target, HoldUntil)
+	if err != nil {
+		return 0, fmt.Errorf("hold jobs: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// UnholdTx puts the held jobs of a workflow or kind back on their schedule:
+// due ones become available, the others keep their state and time. A job
+// that another pause still covers (its workflow or its kind, in qf_pause)
+// stays held. It returns how many jobs it released.
+func UnholdTx(ctx context.Context, tx pgx.Tx, byKind bool, target string) (int, error) {
+	match := `j.metadata @> jsonb_build_object('qf_wf', $1::text)`
+	if byKind {
+		match = `j.kind = $1`
+	}
+	tag, err := tx.Exec(ctx, `
+UPDATE river_job j SET
+    state = CASE WHEN (j.metadata->'qf_hold'->>'at')::timestamptz <= now() THEN 'available'
+                 ELSE (j.metadata->'qf_hold'->>'state')::river_job_state END,
+    scheduled_at = greatest((j.metadata->'qf_hold'->>'at')::timestamptz, now()),
+    metadata = j.metadata - 'qf_hold'
+WHERE `+match+` AND j.metadata ? 'qf_hold' AND j.state = 'scheduled'
+  AND NOT EXISTS (SELECT 1 FROM qf_pause p
+                  WHERE (p.scope = 'workflow' AND p.target = j.metadata->>'qf_wf')
+                     OR (p.scope = 'kind' AND p.target = j.kind))`, target)
+	if err != nil {
+		return 0, fmt.Errorf("release held jobs: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// WaitingJob is what `enqueue why` needs of a node's job that is not
+// running.
+type WaitingJob struct {
+	ID          int64
+	State       rivertype.JobState
+	Queue       string
+	Kind        string
+	ScheduledAt time.Time
+	Attempt     int
+	// Reserved is the start the rate limiter promised the job (qf_res).
+	Reserved *time.Time
+	// Held is true while a pause holds the job (qf_hold).
+	Held bool
+}
+
+// WaitingJobsTx returns the live, not running jobs of workflow wf by node
+// index and run.
+func WaitingJobsTx(ctx context.Context, tx pgx.Tx, wf string) (map[RunKey]WaitingJob, error) {
+	rows, err := tx.Query(ctx, `
+SELECT id, state::text, queue, kind, scheduled_at, attempt, (metadata->>'qf_res')::timestamptz,
+       metadata ? 'qf_hold', (metadata->>'qf_n')::int, (metadata->>'qf_r')::int
+FROM river_job
+WHERE metadata @> jsonb_build_object('qf_wf', $1::text)
+  AND state IN ('available', 'scheduled', 'retryable', 'pending')
+ORDER BY id`, wf)
+	if err != nil {
+		return nil, fmt.Errorf("waiting jobs of workflow %s: %w", wf, err)
+	}
+	defer rows.Close()
+	out := map[RunKey]WaitingJob{}
+	for rows.Next() {
+		var j WaitingJob
+		var k RunKey
+		if err := rows.Scan(&j.ID, &j.State, &j.Queue, &j.Kind, &j.ScheduledAt, &j.Attempt, &j.Reserved, &j.Held, &k.Idx, &k.Run); err != nil {
+			return nil, fmt.Errorf("waiting jobs of workflow %s: %w", wf, err)
+		}
+		out[k] = j
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("waiting jobs of workflow %s: %w", wf, err)
+	}
+	return out, nil
+}
+
+// PausedQueuesTx returns the names of River's paused queues.
+func PausedQueuesTx(ctx context.Context, q Querier) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT name FROM river_queue WHERE paused_at IS NOT NULL ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("paused queues: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("paused queues: %w", err)
+	}
+	return names, nil
+}
+
+// NodeJobsTx returns the live jobs (not finalized) of a node's run.
+func NodeJobsTx(ctx context.Context, tx pgx.Tx, wf string, idx, run int32) ([]Job, error) {
+	rows, err := tx.Query(ctx, `
+SELECT id, state::text, attempt, attempted_at, coalesce(errors, '{}')
+FROM river_job
+WHERE metadata @> jsonb_build_object('qf_wf', $1::text, 'qf_n', $2::int, 'qf_r', $3::int)
+  AND state NOT IN ('completed', 'cancelled', 'discarded')
+ORDER BY id`, wf, idx, run)
+	if err != nil {
+		return nil, fmt.Errorf("jobs of node %d: %w", idx, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Job, error) {
+		var j Job
+		err := row.Scan(&j.ID, &j.State, &j.Attempt, &j.AttemptedAt, &j.Errors)
+		return j, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs of node %d: %w", idx, err)
+	}
+	return out, nil
+}
