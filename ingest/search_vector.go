@@ -1,0 +1,205 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/quantumflow/quantumflow/internal/ingest/embed"
+)
+
+// candidateFiles is how many files, picked by centroid, semantic search
+// ranks the chunks of (at least; 4 × the limit when that is more).
+const candidateFiles = 128
+
+// vectorHits ranks chunks by the cosine similarity of their vectors to the
+// query's. Files are picked first by their centroids (the packed segments
+// RefreshSearchTx builds), plus every file stored since the segments were
+// built; only those files' chunk vectors are read. A codebase without
+// segments (never refreshed) has all its chunk vectors ranked.
+func (s *search) vectorHits(ctx context.Context, pool *pgxpool.Pool, limit int) ([]hit, error) {
+	vs, err := s.Embedder.Embed(ctx, []string{s.Query})
+	if err != nil {
+		return nil, fmt.Errorf("embed the query with %s: %w", s.Embedder.Model(), err)
+	}
+	if len(vs) != 1 {
+		return nil, fmt.Errorf("embed the query with %s: got %d vectors for 1 text", s.Embedder.Model(), len(vs))
+	}
+	q := embed.Quantize(vs[0])
+	segs, err := s.readSegments(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	var allowed map[int64]bool
+	if s.Lang != "" || s.pathRegex != "" {
+		if allowed, err = s.allowedFiles(ctx, pool); err != nil {
+			return nil, err
+		}
+	}
+	// Pick the candidate files by centroid.
+	type scored struct {
+		id    int64
+		score float32
+	}
+	var files []scored
+	segmented := map[int64]time.Time{} // codebase → oldest segment
+	for i := range segs {
+		sg := &segs[i]
+		if t, ok := segmented[sg.codebaseID]; !ok || sg.builtAt.Before(t) {
+			segmented[sg.codebaseID] = sg.builtAt
+		}
+		if sg.dims != len(q) {
+			continue // another model's vectors: resolve refused mismatched models already
+		}
+		for j, id := range sg.fileIDs {
+			if allowed != nil && !allowed[id] {
+				continue
+			}
+			files = append(files, scored{id, embed.Cosine(q, sg.vector(j))})
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].score > files[j].score })
+	files = files[:min(len(files), max(candidateFiles, 4*limit))]
+	fileIDs := make([]int64, len(files))
+	for i, f := range files {
+		fileIDs[i] = f.id
+	}
+	var whole []int64 // codebases without segments: every file
+	for _, id := range s.ids {
+		if _, ok := segmented[id]; !ok {
+			whole = append(whole, id)
+		}
+	}
+	fresh, err := s.freshFiles(ctx, pool, segmented)
+	if err != nil {
+		return nil, err
+	}
+	fileIDs = append(fileIDs, fresh...)
+
+	var hits []hit
+	// Two queries, so each uses its index: the candidate files' chunks by
+	// qf_code_chunk (file_id, ord), the unsegmented codebases' by scan.
+	if len(fileIDs) > 0 {
+		if hits, err = s.rankChunks(ctx, pool, q, hits, `c.file_id = ANY($4)`, fileIDs); err != nil {
+			return nil, err
+		}
+	}
+	if len(whole) > 0 {
+		if hits, err = s.rankChunks(ctx, pool, q, hits, `c.codebase_id = ANY($4)`, whole); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].score != hits[j].score {
+			return hits[i].score > hits[j].score
+		}
+		return hits[i].chunkID < hits[j].chunkID
+	})
+	return hits[:min(len(hits), limit)], nil
+}
+
+// readSegments reads the packed centroids of the search's codebases.
+func (s *search) readSegments(ctx context.Context, pool *pgxpool.Pool) ([]segment, error) {
+	rows, err := pool.Query(ctx, `
+SELECT codebase_id, dims, file_ids, vectors, built_at FROM qf_search_segment
+WHERE codebase_id = ANY($1) ORDER BY codebase_id, seg`, s.ids)
+	if err != nil {
+		return nil, fmt.Errorf("read search segments: %w", err)
+	}
+	defer rows.Close()
+	var segs []segment
+	for rows.Next() {
+		var sg segment
+		var ids []byte
+		if err := rows.Scan(&sg.codebaseID, &sg.dims, &ids, &sg.vectors, &sg.builtAt); err != nil {
+			return nil, fmt.Errorf("read search segments: %w", err)
+		}
+		sg.fileIDs = unpackIDs(ids)
+		if len(sg.vectors) != len(sg.fileIDs)*sg.dims {
+			return nil, fmt.Errorf("search segment of codebase %d is corrupt: %d bytes for %d vectors of %d", sg.codebaseID, len(sg.vectors), len(sg.fileIDs), sg.dims)
+		}
+		segs = append(segs, sg)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read search segments: %w", err)
+	}
+	return segs, nil
+}
+
+// allowedFiles returns the ids of the files that pass --lang and --path.
+func (s *search) allowedFiles(ctx context.Context, pool *pgxpool.Pool) (map[int64]bool, error) {
+	rows, err := pool.Query(ctx, `SELECT f.id FROM qf_code_file f WHERE f.codebase_id = ANY($1) AND `+fileFilter, s.filterArgs()...)
+	if err != nil {
+		return nil, fmt.Errorf("filter files: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("filter files: %w", err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// freshFiles returns the files of segmented codebases stored after their
+// segments were built (qf_code_file_stored).
+func (s *search) freshFiles(ctx context.Context, pool *pgxpool.Pool, segmented map[int64]time.Time) ([]int64, error) {
+	var out []int64
+	for cb, builtAt := range segmented {
+		rows, err := pool.Query(ctx, `
+SELECT f.id FROM qf_code_file f WHERE f.codebase_id = $4 AND f.stored_at >= $5 AND `+fileFilter,
+			s.filterArgs(cb, builtAt)...)
+		if err != nil {
+			return nil, fmt.Errorf("files stored since the last refresh: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("files stored since the last refresh: %w", err)
+			}
+			out = append(out, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("files stored since the last refresh: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// rankChunks scores the vectors of the chunks that match cond (on $4 =
+// arg) and the search's filters, appending them to hits.
+func (s *search) rankChunks(ctx context.Context, pool *pgxpool.Pool, q []byte, hits []hit, cond string, arg []int64) ([]hit, error) {
+	rows, err := pool.Query(ctx, `
+SELECT c.id, c.embedding
+FROM qf_code_chunk c
+JOIN qf_code_file f ON f.id = c.file_id
+WHERE `+cond+` AND c.codebase_id = ANY($1) AND c.embedding IS NOT NULL AND `+fileFilter, s.filterArgs(arg)...)
+	if err != nil {
+		return nil, fmt.Errorf("read chunk vectors: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h hit
+		var v []byte
+		if err := rows.Scan(&h.chunkID, &v); err != nil {
+			return nil, fmt.Errorf("read chunk vectors: %w", err)
+		}
+		if len(v) != len(q) {
+			continue // another model's vector
+		}
+		h.score = float64(embed.Cosine(q, v))
+		hits = append(hits, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read chunk vectors: %w", err)
+	}
+	return hits, nil
+}
