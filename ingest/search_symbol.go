@@ -23,7 +23,7 @@ WITH cand AS (
      LIMIT %[2]d)
     UNION
     (SELECT id FROM qf_code_symbol
-     WHERE codebase_id = ANY($1) AND lower(name) ~>=~ lower($4) AND lower(name) ~<~ lower($4) || chr(1114111)
+     WHERE codebase_id = ANY($1) AND lower(name) ~>=~ lower($4) AND lower(name) ~<~ (lower($4) || chr(1114111))
      LIMIT %[2]d)
     UNION
     (SELECT id FROM qf_code_symbol

@@ -80,16 +80,25 @@ func (s *search) ftsRun(ctx context.Context, pool *pgxpool.Pool, tsq string, lim
 	return hits, nil
 }
 
+// Bounds of a full-text query, as tokens.ForIndex bounds the indexed
+// words: longer words are not indexed, and a pasted file does not become
+// a huge tsquery.
+const (
+	maxWordBytes  = 128
+	maxQueryWords = 32
+)
+
 // tsQueries builds to_tsquery('simple', ...) input from a query: all
 // requires every word, any accepts one. A word matches as itself (folded)
-// or as all of its identifier sub-tokens (tokens.Split), since the
-// indexed text carries both (tokens.ForIndex). Only letters and digits
+// without its underscores or as all of its identifier sub-tokens
+// (tokens.Split), since the indexed text carries both (tokens.ForIndex);
+// so it accepts whatever tokens.ForQuery's AND of sub-tokens accepts. Only letters and digits
 // reach the tsquery, each lexeme quoted, so no input can inject tsquery
 // operators; a query without letters or digits gives "".
 func tsQueries(q string) (all, anyQ string) {
 	var words []string
 	seen := map[string]bool{}
-	for _, w := range strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+	for _, w := range strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' }) {
 		var subs []string
 		for _, t := range tokens.Split(w) {
 			if t = lexeme(t); t != "" {
@@ -97,7 +106,7 @@ func tsQueries(q string) (all, anyQ string) {
 			}
 		}
 		whole := lexeme(w)
-		if whole == "" && len(subs) == 0 {
+		if (whole == "" && len(subs) == 0) || len(w) > maxWordBytes {
 			continue
 		}
 		term := "'" + whole + "'"
@@ -107,7 +116,7 @@ func tsQueries(q string) (all, anyQ string) {
 		case len(subs) > 1:
 			term = "(" + term + " | " + strings.Join(subs, " & ") + ")"
 		}
-		if !seen[term] {
+		if !seen[term] && len(words) < maxQueryWords {
 			seen[term] = true
 			words = append(words, term)
 		}
