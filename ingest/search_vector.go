@@ -153,7 +153,7 @@ func (s *search) freshFiles(ctx context.Context, pool *pgxpool.Pool, segmented m
 	var out []int64
 	for cb, builtAt := range segmented {
 		rows, err := pool.Query(ctx, `
-SELECT f.id FROM qf_code_file f WHERE f.codebase_id = $4 AND f.stored_at >= $5 AND `+fileFilter,
+SELECT f.id FROM qf_code_file f WHERE f.codebase_id = $4 AND f.codebase_id = ANY($1) AND f.stored_at >= $5 AND `+fileFilter,
 			s.filterArgs(cb, builtAt)...)
 		if err != nil {
 			return nil, fmt.Errorf("files stored since the last refresh: %w", err)

@@ -173,7 +173,6 @@ func segmentsTx(ctx context.Context, tx pgx.Tx, codebaseID int64) error {
 		return fmt.Errorf("read centroids: %w", err)
 	}
 	var segs []segment
-	var cur *segment
 	for rows.Next() {
 		var id int64
 		var v []byte
@@ -181,13 +180,13 @@ func segmentsTx(ctx context.Context, tx pgx.Tx, codebaseID int64) error {
 			rows.Close()
 			return fmt.Errorf("read centroids: %w", err)
 		}
-		if cur != nil && len(v) != cur.dims {
+		if len(segs) > 0 && len(v) != segs[0].dims {
 			continue // a vector of another length: another model's, left out
 		}
-		if cur == nil || len(cur.fileIDs) == segmentFiles {
+		if len(segs) == 0 || len(segs[len(segs)-1].fileIDs) == segmentFiles {
 			segs = append(segs, segment{dims: len(v)})
-			cur = &segs[len(segs)-1]
 		}
+		cur := &segs[len(segs)-1]
 		cur.fileIDs = append(cur.fileIDs, id)
 		cur.vectors = append(cur.vectors, v...)
 	}
