@@ -116,8 +116,10 @@ func Watch(ctx context.Context, c *flow.Client, opts WatchOptions, onNotificatio
 		watchErr: watchErr,
 		notify:   onNotification,
 		submit:   func(ctx context.Context) (*Run, error) { return Submit(ctx, c, opts.Options) },
-		check:    func(ctx context.Context, run string) (*Notification, error) { return runOutcome(ctx, c, run, opts.Codebase) },
-		poll:     watchPoll,
+		check: func(ctx context.Context, run string) (*Notification, error) {
+			return runOutcome(ctx, c, run, opts.Codebase)
+		},
+		poll: watchPoll,
 	}
 	return l.run(ctx)
 }
