@@ -135,6 +135,10 @@ nothing written; 4 a followed workflow ended failed or cancelled.`,
 		a.cancelCmd(),
 		a.retryCmd(),
 		a.migrateCmd(),
+		a.searchCmd(),
+		a.codebasesCmd(),
+		a.historyCmd(),
+		a.watchCmd(),
 	)
 	return root
 }
