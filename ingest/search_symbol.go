@@ -16,31 +16,46 @@ const symbolCandidates = 2000
 // Symbol scores: an exact name scores 4 + similarity (so 5), a prefix
 // 2 + similarity, a trigram match its similarity (at most 1): exact >
 // prefix > similar, and among equals the better ranked file first.
+//
+// The exact and prefix candidates come from the (codebase_id, lower(name)
+// text_pattern_ops) index, the prefix as a range (~>=~ and ~<~, which a
+// generic plan can use, unlike LIKE $1); the similar ones, asked for only
+// when those are fewer than the limit, from the gin_trgm_ops index. Each
+// candidate set is bounded by symbolCandidates before the filters.
 const symbolQuery = `
 WITH cand AS (
-    (SELECT id FROM qf_code_symbol
+    (SELECT id, file_id, start_line, name FROM qf_code_symbol
      WHERE codebase_id = ANY($1) AND lower(name) = lower($4)
      LIMIT %[2]d)
     UNION
-    (SELECT id FROM qf_code_symbol
+    (SELECT id, file_id, start_line, name FROM qf_code_symbol
      WHERE codebase_id = ANY($1) AND lower(name) ~>=~ lower($4) AND lower(name) ~<~ (lower($4) || chr(1114111))
      LIMIT %[2]d)
-    UNION
-    (SELECT id FROM qf_code_symbol
-     WHERE codebase_id = ANY($1) AND lower(name) OPERATOR(%[1]s.%%) lower($4)
-     LIMIT %[2]d)
-), ranked AS (
-    SELECT s.id, s.file_id, s.start_line, f.rank, f.path,
-           CASE WHEN lower(s.name) = lower($4) THEN 4
-                WHEN starts_with(lower(s.name), lower($4)) THEN 2
+), ranked AS (%[3]s)` + symbolRanked
+
+const similarQuery = `
+WITH cand AS (
+    SELECT id, file_id, start_line, name FROM qf_code_symbol
+    WHERE codebase_id = ANY($1) AND lower(name) OPERATOR(%[1]s.%%) lower($4)
+      AND NOT starts_with(lower(name), lower($4))
+    LIMIT %[2]d
+), ranked AS (%[3]s)` + symbolRanked
+
+// symbolRank scores and filters the candidates.
+const symbolRank = `
+    SELECT cand.id, cand.file_id, cand.start_line, f.rank, f.path,
+           CASE WHEN lower(cand.name) = lower($4) THEN 4
+                WHEN starts_with(lower(cand.name), lower($4)) THEN 2
                 ELSE 0 END
-           + %[1]s.similarity(lower(s.name), lower($4)) AS score
-    FROM cand JOIN qf_code_symbol s ON s.id = cand.id
-    JOIN qf_code_file f ON f.id = s.file_id
+           + %[1]s.similarity(lower(cand.name), lower($4)) AS score
+    FROM cand JOIN qf_code_file f ON f.id = cand.file_id
     WHERE ` + fileFilter + `
-    ORDER BY score DESC, f.rank DESC, f.path, s.start_line
-    LIMIT $5
-)
+    ORDER BY score DESC, f.rank DESC, f.path, cand.start_line
+    LIMIT $5`
+
+// symbolRanked adds the chunk that holds each symbol's first line (the
+// key hybrid search fuses on).
+const symbolRanked = `
 SELECT r.id, coalesce(c.id, 0), r.start_line, r.score
 FROM ranked r
 LEFT JOIN LATERAL (
@@ -50,15 +65,25 @@ LEFT JOIN LATERAL (
 ) c ON true
 ORDER BY r.score DESC, r.rank DESC, r.path, r.start_line`
 
-// symbolHits looks the query up among symbol names: exact (case-folded)
-// through the text_pattern_ops index, prefix through the same index as a
-// range, and trigram similarity through the gin_trgm_ops index.
+// symbolHits looks the query up among symbol names: exact and prefix
+// matches first, then, when they are fewer than limit, names similar by
+// trigrams.
 func (s *search) symbolHits(ctx context.Context, pool *pgxpool.Pool, limit int) ([]hit, error) {
 	name := symbolName(s.Query)
 	if name == "" {
 		return nil, nil
 	}
-	rows, err := pool.Query(ctx, fmt.Sprintf(symbolQuery, s.trgm, symbolCandidates), s.filterArgs(name, limit)...)
+	rank := fmt.Sprintf(symbolRank, s.trgm)
+	hits, err := s.symbolRun(ctx, pool, fmt.Sprintf(symbolQuery, s.trgm, symbolCandidates, rank), name, limit)
+	if err != nil || len(hits) >= limit {
+		return hits, err
+	}
+	more, err := s.symbolRun(ctx, pool, fmt.Sprintf(similarQuery, s.trgm, symbolCandidates, rank), name, limit-len(hits))
+	return append(hits, more...), err
+}
+
+func (s *search) symbolRun(ctx context.Context, pool *pgxpool.Pool, sql, name string, limit int) ([]hit, error) {
+	rows, err := pool.Query(ctx, sql, s.filterArgs(name, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("symbols: %w", err)
 	}

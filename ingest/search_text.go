@@ -2,11 +2,15 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/quantumflow/quantumflow/internal/ingest/tokens"
 )
@@ -14,17 +18,16 @@ import (
 // textCandidates bounds the chunks a full-text or substring query ranks:
 // a query matching most of a codebase ("err") ranks the first
 // textCandidates matches the indexes return instead of all of them.
-const textCandidates = 2000
+const textCandidates = 1000
 
 // textHits fuses the full-text and substring rankings (reciprocal rank).
 func (s *search) textHits(ctx context.Context, pool *pgxpool.Pool) ([]hit, error) {
 	depth := max(s.Limit*2, 50)
-	fts, err := s.ftsHits(ctx, pool, depth)
-	if err != nil {
-		return nil, err
-	}
-	sub, err := s.substringHits(ctx, pool, depth)
-	if err != nil {
+	var fts, sub []hit
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { fts, err = s.ftsHits(gctx, pool, depth); return })
+	g.Go(func() (err error) { sub, err = s.substringHits(gctx, pool, depth); return })
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return fuse(fts, sub), nil
@@ -139,33 +142,55 @@ SELECT c.id
 FROM (
     SELECT id, file_id, content FROM qf_code_chunk
     WHERE codebase_id = ANY($1) AND content ILIKE $4
-    LIMIT %d
+    LIMIT $7
 ) c
 JOIN qf_code_file f ON f.id = c.file_id
 WHERE ` + fileFilter + `
 ORDER BY strpos(c.content, $5) > 0 DESC, f.rank DESC, f.path, c.id
 LIMIT $6`
 
+// Bounds of a substring search. The trigram index narrows the chunks to
+// those holding every trigram of the query, and each is then checked
+// (ILIKE); a query whose trigrams are common but whose text is rare
+// ("100%": only the trigram "100") checks many. So the matches ranked are
+// the first substringCandidates (or 2 × the limit) found, and the query
+// gets substringTimeout; past it, the substring ranking is left out (a
+// text search then has its full-text ranking only) rather than failing.
+const (
+	substringCandidates = 200
+	substringTimeout    = "250ms"
+)
+
 // substringHits finds chunks containing the query as a substring, case
 // folded (ILIKE, which the gin_trgm_ops index serves for queries of three
 // characters or more); exact-case matches first, then by file rank.
 func (s *search) substringHits(ctx context.Context, pool *pgxpool.Pool, limit int) ([]hit, error) {
 	q := strings.TrimSpace(s.Query)
-	rows, err := pool.Query(ctx, fmt.Sprintf(substringQuery, textCandidates), s.filterArgs("%"+likeEscape(q)+"%", q, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("substring: %w", err)
-	}
-	defer rows.Close()
 	var hits []hit
-	for rows.Next() {
-		var h hit
-		if err := rows.Scan(&h.chunkID); err != nil {
-			return nil, fmt.Errorf("substring: %w", err)
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true)`, substringTimeout); err != nil {
+			return err
 		}
-		h.score = 1 / float64(len(hits)+1)
-		hits = append(hits, h)
+		rows, err := tx.Query(ctx, substringQuery, s.filterArgs("%"+likeEscape(q)+"%", q, limit, max(substringCandidates, 2*limit))...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h hit
+			if err := rows.Scan(&h.chunkID); err != nil {
+				return err
+			}
+			h.score = 1 / float64(len(hits)+1)
+			hits = append(hits, h)
+		}
+		return rows.Err()
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "57014" /* query_canceled */ && ctx.Err() == nil {
+		return nil, nil // over substringTimeout: left out
 	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("substring: %w", err)
 	}
 	return hits, nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/quantumflow/quantumflow/internal/ingest/embed"
 )
@@ -29,15 +30,15 @@ func (s *search) vectorHits(ctx context.Context, pool *pgxpool.Pool, limit int) 
 		return nil, fmt.Errorf("embed the query with %s: got %d vectors for 1 text", s.Embedder.Model(), len(vs))
 	}
 	q := embed.Quantize(vs[0])
-	segs, err := s.readSegments(ctx, pool)
-	if err != nil {
-		return nil, err
-	}
+	var segs []segment
 	var allowed map[int64]bool
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { segs, err = s.readSegments(gctx, pool); return })
 	if s.Lang != "" || s.pathRegex != "" {
-		if allowed, err = s.allowedFiles(ctx, pool); err != nil {
-			return nil, err
-		}
+		g.Go(func() (err error) { allowed, err = s.allowedFiles(gctx, pool); return })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	// Pick the candidate files by centroid.
 	type scored struct {
