@@ -159,6 +159,9 @@ LIMIT $6`
 const (
 	substringCandidates = 200
 	substringTimeout    = "250ms"
+	// hybridSubstringTimeout is the budget in hybrid search, which has
+	// three other rankings to fall back on.
+	hybridSubstringTimeout = "100ms"
 )
 
 // substringHits finds chunks containing the query as a substring, case
@@ -168,7 +171,11 @@ func (s *search) substringHits(ctx context.Context, pool *pgxpool.Pool, limit in
 	q := strings.TrimSpace(s.Query)
 	var hits []hit
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true)`, substringTimeout); err != nil {
+		timeout := substringTimeout
+		if s.Mode == ModeHybrid {
+			timeout = hybridSubstringTimeout
+		}
+		if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true)`, timeout); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, substringQuery, s.filterArgs("%"+likeEscape(q)+"%", q, limit, max(substringCandidates, 2*limit))...)

@@ -14,7 +14,7 @@ import (
 
 // candidateFiles is how many files, picked by centroid, semantic search
 // ranks the chunks of (at least; 4 × the limit when that is more).
-const candidateFiles = 128
+const candidateFiles = 64
 
 // vectorHits ranks chunks by the cosine similarity of their vectors to the
 // query's. Files are picked first by their centroids (the packed segments
