@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -163,11 +164,10 @@ func centroid(sum []float64) []byte {
 	return embed.Quantize(v)
 }
 
-// segmentsTx rebuilds the codebase's packed segments from its centroids.
+// segmentsTx rebuilds the codebase's packed segments from its centroids,
+// writing only the segments whose content changed (a one-file edit
+// rewrites one segment, not all of them: less to write and to vacuum).
 func segmentsTx(ctx context.Context, tx pgx.Tx, codebaseID int64) error {
-	if _, err := tx.Exec(ctx, `DELETE FROM qf_search_segment WHERE codebase_id = $1`, codebaseID); err != nil {
-		return fmt.Errorf("drop segments: %w", err)
-	}
 	rows, err := tx.Query(ctx, `SELECT file_id, vector FROM qf_code_centroid WHERE codebase_id = $1 ORDER BY file_id`, codebaseID)
 	if err != nil {
 		return fmt.Errorf("read centroids: %w", err)
@@ -193,12 +193,51 @@ func segmentsTx(ctx context.Context, tx pgx.Tx, codebaseID int64) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read centroids: %w", err)
 	}
-	for i, s := range segs {
+	// What is stored now, by segment number: a digest of its content.
+	rows, err = tx.Query(ctx, `SELECT seg, dims, sha256(file_ids), sha256(vectors) FROM qf_search_segment WHERE codebase_id = $1`, codebaseID)
+	if err != nil {
+		return fmt.Errorf("read segments: %w", err)
+	}
+	type digest struct {
+		dims       int
+		ids, vects [32]byte
+	}
+	stored := map[int]digest{}
+	for rows.Next() {
+		var seg int
+		var d digest
+		var ids, vects []byte
+		if err := rows.Scan(&seg, &d.dims, &ids, &vects); err != nil {
+			rows.Close()
+			return fmt.Errorf("read segments: %w", err)
+		}
+		copy(d.ids[:], ids)
+		copy(d.vects[:], vects)
+		stored[seg] = d
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read segments: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM qf_search_segment WHERE codebase_id = $1 AND seg >= $2`, codebaseID, len(segs)); err != nil {
+		return fmt.Errorf("drop segments: %w", err)
+	}
+	for i, sg := range segs {
+		ids := packIDs(sg.fileIDs)
+		if d, ok := stored[i]; ok && d.dims == sg.dims && d.ids == sha256.Sum256(ids) && d.vects == sha256.Sum256(sg.vectors) {
+			continue
+		}
 		if _, err := tx.Exec(ctx, `
-INSERT INTO qf_search_segment (codebase_id, seg, dims, count, file_ids, vectors) VALUES ($1, $2, $3, $4, $5, $6)`,
-			codebaseID, i, s.dims, len(s.fileIDs), packIDs(s.fileIDs), s.vectors); err != nil {
+INSERT INTO qf_search_segment (codebase_id, seg, dims, count, file_ids, vectors) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (codebase_id, seg) DO UPDATE
+SET dims = EXCLUDED.dims, count = EXCLUDED.count, file_ids = EXCLUDED.file_ids, vectors = EXCLUDED.vectors, built_at = now()`,
+			codebaseID, i, sg.dims, len(sg.fileIDs), ids, sg.vectors); err != nil {
 			return fmt.Errorf("store segment %d: %w", i, err)
 		}
+	}
+	// Every segment carries the time of the last refresh: files stored
+	// since are the ones search adds as candidates.
+	if _, err := tx.Exec(ctx, `UPDATE qf_search_segment SET built_at = now() WHERE codebase_id = $1 AND built_at < now()`, codebaseID); err != nil {
+		return fmt.Errorf("stamp segments: %w", err)
 	}
 	return nil
 }

@@ -36,3 +36,7 @@ CREATE TABLE qf_search_segment (
 -- Files stored since the segments were built are candidates of semantic
 -- search too (a watch edit is searchable before the run's refresh).
 CREATE INDEX qf_code_file_stored ON qf_code_file (codebase_id, stored_at);
+
+-- Segments are read whole per query: store them uncompressed (EXTERNAL),
+-- so a read is a copy, not a decompression.
+ALTER TABLE qf_search_segment ALTER COLUMN file_ids SET STORAGE EXTERNAL, ALTER COLUMN vectors SET STORAGE EXTERNAL;
