@@ -17,7 +17,8 @@ import (
 // Version is one entry of a file's history, in the JSON shape of `enqueue
 // history -o json` (docs/SPEC.md, "Code ingestion").
 type Version struct {
-	// Hash is the SHA-256 of the content, in hex; nil for a removal.
+	// Hash is the SHA-256 of the content, in hex (for a removal, of the
+	// content removed); nil when the run recorded none.
 	Hash *string `json:"hash"`
 	// Change is added, modified, removed or renamed.
 	Change string `json:"change"`

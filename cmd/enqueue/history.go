@@ -27,8 +27,8 @@ before), the SHA-256 of its content and the run. PATH is relative to the
 codebase's root (or an absolute path inside it). A path no run saw is an
 error (exit 1).
 
--o json prints [{"hash", "change", "run", "at"}] ("hash" null for a removal,
-"from_path" for a rename).`,
+-o json prints [{"hash", "change", "run", "at"}] (for a removal, the hash of
+the content removed), with "from_path" for a rename.`,
 		Example: `  enqueue history --codebase stdlib net/http/server.go
   enqueue history --codebase app -o json src/main.py | jq -r '.[].change'`,
 		Args: argsNamed("PATH"),
