@@ -74,11 +74,9 @@ func (s *search) vectorHits(ctx context.Context, pool *pgxpool.Pool, limit int) 
 			whole = append(whole, id)
 		}
 	}
-	fresh, err := s.freshFiles(ctx, pool, segmented)
-	if err != nil {
-		return nil, err
+	for _, sg := range segs {
+		fileIDs = append(fileIDs, sg.fresh...)
 	}
-	fileIDs = append(fileIDs, fresh...)
 
 	var hits []hit
 	// Two queries, so each uses its index: the candidate files' chunks by
@@ -102,11 +100,18 @@ func (s *search) vectorHits(ctx context.Context, pool *pgxpool.Pool, limit int) 
 	return hits[:min(len(hits), limit)], nil
 }
 
-// readSegments reads the packed centroids of the search's codebases.
+// readSegments reads the packed centroids of the search's codebases, and
+// with the first segment of each the files stored since the segments
+// were built that pass the filters (qf_code_file_stored): one round trip.
 func (s *search) readSegments(ctx context.Context, pool *pgxpool.Pool) ([]segment, error) {
 	rows, err := pool.Query(ctx, `
-SELECT codebase_id, dims, file_ids, vectors, built_at FROM qf_search_segment
-WHERE codebase_id = ANY($1) ORDER BY codebase_id, seg`, s.ids)
+SELECT s.codebase_id, s.dims, s.file_ids, s.vectors, s.built_at,
+       CASE WHEN s.seg = 0 THEN ARRAY(
+           SELECT f.id FROM qf_code_file f
+           WHERE f.codebase_id = s.codebase_id AND f.stored_at >= s.built_at AND `+fileFilter+`
+       ) END
+FROM qf_search_segment s
+WHERE s.codebase_id = ANY($1) ORDER BY s.codebase_id, s.seg`, s.filterArgs()...)
 	if err != nil {
 		return nil, fmt.Errorf("read search segments: %w", err)
 	}
@@ -115,7 +120,7 @@ WHERE codebase_id = ANY($1) ORDER BY codebase_id, seg`, s.ids)
 	for rows.Next() {
 		var sg segment
 		var ids []byte
-		if err := rows.Scan(&sg.codebaseID, &sg.dims, &ids, &sg.vectors, &sg.builtAt); err != nil {
+		if err := rows.Scan(&sg.codebaseID, &sg.dims, &ids, &sg.vectors, &sg.builtAt, &sg.fresh); err != nil {
 			return nil, fmt.Errorf("read search segments: %w", err)
 		}
 		sg.fileIDs = unpackIDs(ids)
@@ -146,33 +151,6 @@ func (s *search) allowedFiles(ctx context.Context, pool *pgxpool.Pool) (map[int6
 		out[id] = true
 	}
 	return out, rows.Err()
-}
-
-// freshFiles returns the files of segmented codebases stored after their
-// segments were built (qf_code_file_stored).
-func (s *search) freshFiles(ctx context.Context, pool *pgxpool.Pool, segmented map[int64]time.Time) ([]int64, error) {
-	var out []int64
-	for cb, builtAt := range segmented {
-		rows, err := pool.Query(ctx, `
-SELECT f.id FROM qf_code_file f WHERE f.codebase_id = $4 AND f.codebase_id = ANY($1) AND f.stored_at >= $5 AND `+fileFilter,
-			s.filterArgs(cb, builtAt)...)
-		if err != nil {
-			return nil, fmt.Errorf("files stored since the last refresh: %w", err)
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("files stored since the last refresh: %w", err)
-			}
-			out = append(out, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("files stored since the last refresh: %w", err)
-		}
-	}
-	return out, nil
 }
 
 // rankChunks scores the vectors of the chunks that match cond (on $4 =

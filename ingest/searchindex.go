@@ -249,6 +249,7 @@ type segment struct {
 	fileIDs    []int64
 	vectors    []byte // len(fileIDs) × dims
 	builtAt    time.Time
+	fresh      []int64 // files stored since builtAt (read with segment 0 only)
 }
 
 // vector returns the i-th centroid.
