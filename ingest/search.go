@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -144,9 +143,7 @@ func Search(ctx context.Context, pool *pgxpool.Pool, opts SearchOptions) ([]Resu
 	case ModeText:
 		hits, err = s.textHits(ctx, pool)
 	case ModeSemantic:
-		var vh []hit
-		vh, err = s.vectorHits(ctx, pool, s.Limit)
-		hits = vh
+		hits, err = s.vectorHits(ctx, pool, s.Limit)
 	case ModeHybrid:
 		hits, err = s.hybridHits(ctx, pool)
 	}
@@ -307,12 +304,6 @@ func fuse(lists ...[]hit) []hit {
 		out = append(out, h)
 	}
 	return out
-}
-
-// sortHits orders hits by score, best first, keeping the order of equal
-// scores.
-func sortHits(hits []hit) {
-	sort.SliceStable(hits, func(i, j int) bool { return hits[i].score > hits[j].score })
 }
 
 func contains(list []string, s string) bool {
