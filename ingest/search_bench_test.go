@@ -315,6 +315,7 @@ func BenchmarkSearch(b *testing.B) {
 	b.Run("hybrid/natural", func(b *testing.B) { runQueries(b, c, ModeHybrid, natural) })
 	b.Run("hybrid/symbol", func(b *testing.B) { runQueries(b, c, ModeHybrid, exact) })
 	b.Run("hybrid/substring", func(b *testing.B) { runQueries(b, c, ModeHybrid, substrings) })
+	b.Run("semantic/recall", func(b *testing.B) { benchRecall(b, c, natural) })
 	b.Run("refresh/one-file", func(b *testing.B) { benchRefresh(b, c) })
 }
 
@@ -330,4 +331,35 @@ func benchRefresh(b *testing.B, c *benchCorpus) {
 		require.NoError(b, err)
 		require.NoError(b, pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error { return RefreshSearchTx(ctx, tx, cb) }))
 	}
+}
+
+// benchRecall reports recall@10 of semantic search (centroid-picked
+// candidate files) against ranking every chunk vector of the codebase.
+func benchRecall(b *testing.B, c *benchCorpus, queries []string) {
+	ctx := context.Background()
+	var found, total int
+	for i := 0; i < b.N; i++ {
+		q := queries[i%len(queries)]
+		s, err := newSearch(SearchOptions{Query: q, Mode: ModeSemantic, Codebase: "stdlib", Embedder: benchEmbedder, Limit: 10})
+		require.NoError(b, err)
+		require.NoError(b, s.resolve(ctx, c.pool))
+		got, err := s.vectorHits(ctx, c.pool, 10)
+		require.NoError(b, err)
+		vs, err := benchEmbedder.Embed(ctx, []string{q})
+		require.NoError(b, err)
+		all, err := s.rankChunks(ctx, c.pool, embed.Quantize(vs[0]), nil, `c.codebase_id = ANY($4)`, s.ids)
+		require.NoError(b, err)
+		sort.Slice(all, func(i, j int) bool { return all[i].score > all[j].score })
+		want := map[int64]bool{}
+		for _, h := range all[:min(10, len(all))] {
+			want[h.chunkID] = true
+		}
+		for _, h := range got {
+			if want[h.chunkID] {
+				found++
+			}
+		}
+		total += len(want)
+	}
+	b.ReportMetric(float64(found)/float64(total), "recall@10")
 }
