@@ -13,7 +13,7 @@ import (
 )
 
 // candidateFiles is how many files, picked by centroid, semantic search
-// ranks the chunks of (at least; 4 × the limit when that is more);
+// ranks the chunks of (at least; the limit when that is more);
 // hybridCandidateFiles in hybrid search, which has three other rankings.
 // Measured recall@10 against ranking every chunk (docs/INGESTION.md): 0.43
 // with 64 files, 0.61 with 256, 0.81 with 1024, at 2, 3 and 5 times the
@@ -74,10 +74,20 @@ func (s *search) vectorHits(ctx context.Context, pool *pgxpool.Pool, limit int) 
 	if s.Mode == ModeHybrid {
 		nFiles = hybridCandidateFiles
 	}
-	files = files[:min(len(files), max(nFiles, 4*limit))]
-	fileIDs := make([]int64, len(files))
-	for i, f := range files {
-		fileIDs[i] = f.id
+	files = files[:min(len(files), max(nFiles, limit))]
+	var fresh []int64 // stored since the refresh: their packed vectors may be stale
+	isFresh := map[int64]bool{}
+	for _, sg := range segs {
+		for _, id := range sg.fresh {
+			fresh = append(fresh, id)
+			isFresh[id] = true
+		}
+	}
+	fileIDs := make([]int64, 0, len(files))
+	for _, f := range files {
+		if !isFresh[f.id] {
+			fileIDs = append(fileIDs, f.id)
+		}
 	}
 	var whole []int64 // codebases without segments: every file
 	for _, id := range s.ids {
@@ -85,15 +95,18 @@ func (s *search) vectorHits(ctx context.Context, pool *pgxpool.Pool, limit int) 
 			whole = append(whole, id)
 		}
 	}
-	for _, sg := range segs {
-		fileIDs = append(fileIDs, sg.fresh...)
-	}
 
 	var hits []hit
-	// Two queries, so each uses its index: the candidate files' chunks by
-	// qf_code_chunk (file_id, ord), the unsegmented codebases' by scan.
+	// The candidate files' chunk vectors come packed from their centroid
+	// rows; the fresh files' from qf_code_chunk (file_id, ord); the
+	// unsegmented codebases' by scan.
 	if len(fileIDs) > 0 {
-		if hits, err = s.rankChunks(ctx, pool, q, hits, `c.file_id = ANY($4)`, fileIDs); err != nil {
+		if hits, err = s.rankPacked(ctx, pool, q, hits, fileIDs); err != nil {
+			return nil, err
+		}
+	}
+	if len(fresh) > 0 {
+		if hits, err = s.rankChunks(ctx, pool, q, hits, `c.file_id = ANY($4)`, fresh); err != nil {
 			return nil, err
 		}
 	}
@@ -162,6 +175,37 @@ func (s *search) allowedFiles(ctx context.Context, pool *pgxpool.Pool) (map[int6
 		out[id] = true
 	}
 	return out, rows.Err()
+}
+
+// rankPacked scores the packed chunk vectors of files (qf_code_centroid)
+// that pass the search's filters, appending them to hits.
+func (s *search) rankPacked(ctx context.Context, pool *pgxpool.Pool, q []byte, hits []hit, fileIDs []int64) ([]hit, error) {
+	rows, err := pool.Query(ctx, `
+SELECT c.chunk_ids, c.chunk_vectors
+FROM qf_code_centroid c
+JOIN qf_code_file f ON f.id = c.file_id
+WHERE c.file_id = ANY($4) AND c.codebase_id = ANY($1) AND `+fileFilter, s.filterArgs(fileIDs)...)
+	if err != nil {
+		return nil, fmt.Errorf("read packed chunk vectors: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ids, vectors []byte
+		if err := rows.Scan(&ids, &vectors); err != nil {
+			return nil, fmt.Errorf("read packed chunk vectors: %w", err)
+		}
+		chunkIDs := unpackIDs(ids)
+		if len(chunkIDs) == 0 || len(vectors) != len(chunkIDs)*len(q) {
+			continue // another model's vectors
+		}
+		for i, id := range chunkIDs {
+			hits = append(hits, hit{chunkID: id, score: float64(embed.Cosine(q, vectors[i*len(q):(i+1)*len(q)]))})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read packed chunk vectors: %w", err)
+	}
+	return hits, nil
 }
 
 // rankChunks scores the vectors of the chunks that match cond (on $4 =

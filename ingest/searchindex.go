@@ -86,52 +86,67 @@ func centroidsTx(ctx context.Context, tx pgx.Tx, codebaseID int64, files []stale
 		ids[i] = f.id
 	}
 	rows, err := tx.Query(ctx, `
-SELECT file_id, embedding FROM qf_code_chunk
-WHERE file_id = ANY($1) AND embedding IS NOT NULL`, ids)
+SELECT file_id, id, embedding FROM qf_code_chunk
+WHERE file_id = ANY($1) AND embedding IS NOT NULL
+ORDER BY file_id, ord`, ids)
 	if err != nil {
 		return fmt.Errorf("read chunk vectors: %w", err)
 	}
-	sums := map[int64][]float64{}
+	type packed struct {
+		sum     []float64
+		ids     []int64
+		vectors []byte
+	}
+	byFile := map[int64]*packed{}
 	for rows.Next() {
-		var id int64
+		var fileID, chunkID int64
 		var v []byte
-		if err := rows.Scan(&id, &v); err != nil {
+		if err := rows.Scan(&fileID, &chunkID, &v); err != nil {
 			rows.Close()
 			return fmt.Errorf("read chunk vectors: %w", err)
 		}
-		sum := sums[id]
-		if sum == nil {
-			sum = make([]float64, len(v))
-			sums[id] = sum
+		p := byFile[fileID]
+		if p == nil {
+			p = &packed{sum: make([]float64, len(v))}
+			byFile[fileID] = p
 		}
-		addInt8(sum, v)
+		if len(v) != len(p.sum) {
+			continue // another model's vector
+		}
+		addInt8(p.sum, v)
+		p.ids = append(p.ids, chunkID)
+		p.vectors = append(p.vectors, v...)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read chunk vectors: %w", err)
 	}
 	var upIDs []int64
-	var upHashes, upVectors [][]byte
+	var upHashes, upVectors, upChunkIDs, upChunkVectors [][]byte
 	for _, f := range files {
-		sum, ok := sums[f.id]
+		p, ok := byFile[f.id]
 		if !ok {
 			continue
 		}
-		c := centroid(sum)
+		c := centroid(p.sum)
 		if len(c) == 0 {
 			continue
 		}
 		upIDs = append(upIDs, f.id)
 		upHashes = append(upHashes, f.hash)
 		upVectors = append(upVectors, c)
+		upChunkIDs = append(upChunkIDs, packIDs(p.ids))
+		upChunkVectors = append(upChunkVectors, p.vectors)
 	}
 	if len(upIDs) == 0 {
 		return nil
 	}
 	_, err = tx.Exec(ctx, `
-INSERT INTO qf_code_centroid (file_id, codebase_id, file_hash, vector)
-SELECT u.id, $1, u.hash, u.vector FROM unnest($2::bigint[], $3::bytea[], $4::bytea[]) AS u(id, hash, vector)
-ON CONFLICT (file_id) DO UPDATE SET file_hash = EXCLUDED.file_hash, vector = EXCLUDED.vector`,
-		codebaseID, upIDs, upHashes, upVectors)
+INSERT INTO qf_code_centroid (file_id, codebase_id, file_hash, vector, chunk_ids, chunk_vectors)
+SELECT u.id, $1, u.hash, u.vector, u.chunk_ids, u.chunk_vectors
+FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[]) AS u(id, hash, vector, chunk_ids, chunk_vectors)
+ON CONFLICT (file_id) DO UPDATE SET file_hash = EXCLUDED.file_hash, vector = EXCLUDED.vector,
+    chunk_ids = EXCLUDED.chunk_ids, chunk_vectors = EXCLUDED.chunk_vectors`,
+		codebaseID, upIDs, upHashes, upVectors, upChunkIDs, upChunkVectors)
 	if err != nil {
 		return fmt.Errorf("store centroids: %w", err)
 	}

@@ -10,12 +10,19 @@
 -- One centroid per ingested file with embedded chunks. file_hash is the
 -- qf_code_file.hash it was computed from: a refresh recomputes the
 -- centroids of files whose hash changed.
+--
+-- It also keeps the file's chunk vectors packed (chunk_ids: big-endian
+-- int64s; chunk_vectors: the int8 vectors in the same order), so ranking a
+-- candidate file's chunks reads one row instead of a heap tuple per chunk.
 CREATE TABLE qf_code_centroid (
-    file_id     bigint PRIMARY KEY REFERENCES qf_code_file (id) ON DELETE CASCADE,
-    codebase_id bigint NOT NULL REFERENCES qf_codebase (id) ON DELETE CASCADE,
-    file_hash   bytea,
-    vector      bytea NOT NULL
+    file_id       bigint PRIMARY KEY REFERENCES qf_code_file (id) ON DELETE CASCADE,
+    codebase_id   bigint NOT NULL REFERENCES qf_codebase (id) ON DELETE CASCADE,
+    file_hash     bytea,
+    vector        bytea NOT NULL,
+    chunk_ids     bytea NOT NULL,
+    chunk_vectors bytea NOT NULL
 );
+ALTER TABLE qf_code_centroid ALTER COLUMN chunk_ids SET STORAGE EXTERNAL, ALTER COLUMN chunk_vectors SET STORAGE EXTERNAL;
 CREATE INDEX qf_code_centroid_codebase ON qf_code_centroid (codebase_id);
 
 -- The centroids of a codebase packed into a few large rows, so a query
