@@ -25,9 +25,10 @@ const (
 
 // vectorHits ranks chunks by the cosine similarity of their vectors to the
 // query's. Files are picked first by their centroids (the packed segments
-// RefreshSearchTx builds), plus every file stored since the segments were
-// built; only those files' chunk vectors are read. A codebase without
-// segments (never refreshed) has all its chunk vectors ranked.
+// RefreshSearchTx builds), and only their chunk vectors are ranked, read
+// packed from their qf_code_centroid rows; files stored since the
+// segments were built have theirs read from qf_code_chunk. A codebase
+// without segments (never refreshed) has all its chunk vectors ranked.
 func (s *search) vectorHits(ctx context.Context, pool *pgxpool.Pool, limit int) ([]hit, error) {
 	vs, err := s.Embedder.Embed(ctx, []string{s.Query})
 	if err != nil {
