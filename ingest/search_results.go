@@ -61,12 +61,13 @@ func (s *search) results(ctx context.Context, pool *pgxpool.Pool, hits []hit) ([
 		Result
 		content    string
 		chunkStart int
+		fileID     int64
 	}
 	chunks := map[int64]row{}
 	symbols := map[int64]row{}
 	if len(chunkIDs) > 0 {
 		rows, err := pool.Query(ctx, `
-SELECT c.id, cb.name, f.path, c.start_line, c.end_line, c.symbol, c.kind, coalesce(f.language, ''), c.content
+SELECT c.id, cb.name, f.path, c.start_line, c.end_line, c.symbol, c.kind, coalesce(f.language, ''), c.content, f.id
 FROM qf_code_chunk c
 JOIN qf_code_file f ON f.id = c.file_id
 JOIN qf_codebase cb ON cb.id = f.codebase_id
@@ -77,7 +78,7 @@ WHERE c.id = ANY($1)`, chunkIDs)
 		for rows.Next() {
 			var id int64
 			var r row
-			if err := rows.Scan(&id, &r.Codebase, &r.Path, &r.StartLine, &r.EndLine, &r.Symbol, &r.Kind, &r.Language, &r.content); err != nil {
+			if err := rows.Scan(&id, &r.Codebase, &r.Path, &r.StartLine, &r.EndLine, &r.Symbol, &r.Kind, &r.Language, &r.content, &r.fileID); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("read chunks: %w", err)
 			}
@@ -122,6 +123,7 @@ WHERE s.id = ANY($1)`, symbolIDs)
 	}
 	terms := snippetTerms(s.Query)
 	out := make([]Result, 0, len(hits))
+	var looks []symbolLookup // chunk hits: the symbol at their best line
 	for _, h := range hits {
 		var r row
 		var ok bool
@@ -142,7 +144,69 @@ WHERE s.id = ANY($1)`, symbolIDs)
 		}
 		r.Score = h.score
 		r.Snippet = snippet(r.content, r.chunkStart, best)
+		if h.symbolID == 0 {
+			looks = append(looks, symbolLookup{index: len(out), fileID: r.fileID, line: best, chunkEnd: r.EndLine})
+		}
 		out = append(out, r.Result)
 	}
+	if err := s.symbolsAt(ctx, pool, looks, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// symbolLookup asks for the symbol at a chunk hit's best line.
+type symbolLookup struct {
+	index    int // into the results
+	fileID   int64
+	line     int
+	chunkEnd int
+}
+
+// symbolsAt names, for chunk hits, the symbol their best line is in (the
+// innermost one), or else the first that starts after it within the
+// chunk: a chunk may hold several small symbols (the chunker packs them)
+// and carries only the first one's name. The result's lines become that
+// symbol's (from the best line, when that is its doc above it); a chunk
+// hit outside every symbol keeps the chunk's.
+func (s *search) symbolsAt(ctx context.Context, pool *pgxpool.Pool, looks []symbolLookup, out []Result) error {
+	if len(looks) == 0 {
+		return nil
+	}
+	idx := make([]int32, len(looks))
+	files := make([]int64, len(looks))
+	lines := make([]int32, len(looks))
+	ends := make([]int32, len(looks))
+	lookAt := make(map[int]int, len(looks)) // result index → looks index
+	for i, l := range looks {
+		idx[i], files[i], lines[i], ends[i] = int32(l.index), l.fileID, int32(l.line), int32(l.chunkEnd)
+		lookAt[l.index] = i
+	}
+	rows, err := pool.Query(ctx, `
+SELECT u.idx, sy.name, sy.kind, sy.start_line, sy.end_line
+FROM unnest($1::int[], $2::bigint[], $3::int[], $4::int[]) AS u(idx, file_id, line, chunk_end)
+CROSS JOIN LATERAL (
+    SELECT s.name, s.kind, s.start_line, s.end_line FROM qf_code_symbol s
+    WHERE s.file_id = u.file_id
+      AND ((s.start_line <= u.line AND s.end_line >= u.line)
+           OR (s.start_line > u.line AND s.start_line <= u.chunk_end))
+    ORDER BY s.start_line > u.line, s.end_line - s.start_line, s.start_line
+    LIMIT 1
+) sy`, idx, files, lines, ends)
+	if err != nil {
+		return fmt.Errorf("read symbols at the hits: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int
+		var name, kind string
+		var start, end int
+		if err := rows.Scan(&i, &name, &kind, &start, &end); err != nil {
+			return fmt.Errorf("read symbols at the hits: %w", err)
+		}
+		out[i].Symbol, out[i].Kind = &name, &kind
+		// From the best line when it is above the symbol (its doc).
+		out[i].StartLine, out[i].EndLine = min(start, looks[lookAt[i]].line), end
+	}
+	return rows.Err()
 }

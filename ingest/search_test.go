@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -107,7 +108,7 @@ func TestSearchSubstring(t *testing.T) {
 		{"%", []string{"net/http/server.go:3"}},
 		{"a_b", []string{"util/strings.go:3"}},
 		{`C:\path`, []string{"util/strings.go:3"}},
-		{"readLine(r)", []string{"net/http/request.go:7"}},
+		{"readLine(r)", []string{"net/http/request.go:8"}}, // inside parseHTTPRequest: its lines
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -250,5 +251,32 @@ func TestSearchSkippedFilesAreNotFound(t *testing.T) {
 	}})
 	for _, mode := range Modes {
 		require.Empty(t, doSearch(t, db.Pool, SearchOptions{Query: "Hidden", Mode: mode}), mode)
+	}
+}
+
+// TestSearchPackedChunk: a chunk holding several symbols (the chunker
+// packs small ones) names the symbol its best line is in, with its lines.
+func TestSearchPackedChunk(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	insertCodebase(t, db.Pool, "demo", []fixtureFile{{
+		path: "esc.go", language: "go",
+		symbols: []fixtureSymbol{{"QueryEscape", "function", 2, 4}, {"PathEscape", "function", 7, 9}},
+		chunks: []fixtureChunk{{startLine: 1, symbol: "QueryEscape", kind: "function", content: "" +
+			"// QueryEscape escapes a query.\n" +
+			"func QueryEscape(s string) string {\n\treturn escape(s, modeQuery)\n}\n" +
+			"\n" +
+			"// PathEscape escapes a path segment.\n" +
+			"func PathEscape(s string) string {\n\treturn escape(s, modeSegment)\n}\n"}},
+	}})
+	for _, tt := range []struct{ query, symbol, lines string }{
+		{"modeSegment", "PathEscape", "7-9"},
+		{"escapes a path segment", "PathEscape", "6-9"}, // the doc line above it
+		{"modeQuery", "QueryEscape", "2-4"},
+	} {
+		rs := doSearch(t, db.Pool, SearchOptions{Query: tt.query, Mode: ModeText})
+		require.NotEmpty(t, rs, tt.query)
+		require.Equal(t, tt.symbol, *rs[0].Symbol, tt.query)
+		require.Equal(t, tt.lines, fmt.Sprintf("%d-%d", rs[0].StartLine, rs[0].EndLine), tt.query)
 	}
 }
