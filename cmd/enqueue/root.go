@@ -135,7 +135,13 @@ nothing written; 4 a followed workflow ended failed or cancelled.`,
 		a.cancelCmd(),
 		a.retryCmd(),
 		a.migrateCmd(),
-		a.pauseCmd(), a.resumeCmd(), a.whyCmd(),
+		a.pauseCmd(),
+		a.resumeCmd(),
+		a.whyCmd(),
+		a.searchCmd(),
+		a.codebasesCmd(),
+		a.historyCmd(),
+		a.watchCmd(),
 	)
 	return root
 }
