@@ -18,12 +18,8 @@ import (
 // newEmbedder returns the embedder that embeds a query for semantic and
 // hybrid search: the one the environment configures for the workers
 // (QF_EMBED_URL, QF_EMBED_MODEL, ...; docs/INGESTION.md), so the query's
-// vector is comparable with the chunks'. nil leaves hybrid search without
-// its vector ranking and refuses semantic search.
-//
-// PREMERGE: until package embed's FromEnv is merged this returns nil; the
-// merge replaces the body with `return embed.FromEnv()`.
-var newEmbedder = func() (embed.Embedder, error) { return nil, nil }
+// vector is comparable with the chunks'. A variable so tests can swap it.
+var newEmbedder = embed.FromEnv
 
 type searchFlags struct {
 	codebase, mode, lang, path string
