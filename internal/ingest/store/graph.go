@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Edge resolution. An import resolves through its candidates: a candidate
+// ending in "/" is a directory (a Go package: every file directly in it),
+// any other is a file path. Import edges weigh 1/(files the import resolves
+// to), so a package counts once whatever its size. A reference
+// qualifier.name resolves through the file's import whose local name is
+// the qualifier, to the files of its candidates that define a symbol
+// named name; it weighs the reference's count.
+//
+// targets is the CTE both statements share: the files an import of a
+// source file resolves to. $1 is the codebase; srcFilter and dstFilter
+// narrow the sources (one file) or the targets (the files of a run).
+const resolveSQL = `
+WITH targets AS (
+    SELECT i.file_id AS src, i.local_name, c.cand, t.id AS dst
+    FROM qf_code_import i
+    CROSS JOIN LATERAL unnest(i.candidates) AS c(cand)
+    JOIN qf_code_file t ON t.codebase_id = i.codebase_id AND t.skip_reason IS NULL
+         AND ((right(c.cand, 1) = '/' AND t.dir = c.cand) OR (right(c.cand, 1) <> '/' AND t.path = c.cand))
+    WHERE i.codebase_id = $1 %s
+), sizes AS (
+    SELECT d.cand, count(t.id) AS n
+    FROM (SELECT DISTINCT cand FROM targets) d
+    JOIN qf_code_file t ON t.codebase_id = $1 AND t.skip_reason IS NULL
+         AND ((right(d.cand, 1) = '/' AND t.dir = d.cand) OR (right(d.cand, 1) <> '/' AND t.path = d.cand))
+    GROUP BY d.cand
+), imports AS (
+    INSERT INTO qf_code_edge (codebase_id, from_file, to_file, kind, weight)
+    SELECT $1, tg.src, tg.dst, 'import', sum(1.0 / s.n)
+    FROM targets tg JOIN sizes s USING (cand)
+    WHERE tg.src <> tg.dst
+    GROUP BY tg.src, tg.dst
+    ON CONFLICT (from_file, to_file, kind) DO UPDATE SET weight = excluded.weight
+    RETURNING 1
+), refs AS (
+    INSERT INTO qf_code_edge (codebase_id, from_file, to_file, kind, weight)
+    SELECT $1, r.file_id, tg.dst, 'reference', sum(r.count)
+    FROM (SELECT DISTINCT src, local_name, dst FROM targets WHERE src <> dst AND local_name <> '') tg
+    JOIN qf_code_ref r ON r.file_id = tg.src AND r.qualifier = tg.local_name
+    WHERE EXISTS (SELECT 1 FROM qf_code_symbol s WHERE s.file_id = tg.dst AND s.name = r.name)
+    GROUP BY r.file_id, tg.dst
+    ON CONFLICT (from_file, to_file, kind) DO UPDATE SET weight = excluded.weight
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM imports), (SELECT count(*) FROM refs)`
+
+// ResolveFileEdgesTx replaces the edges from the file with what its imports
+// and references resolve to among the files stored now, in tx, and returns
+// how many import and reference edges it wrote.
+func ResolveFileEdgesTx(ctx context.Context, tx pgx.Tx, codebaseID, fileID int64) (imports, refs int, err error) {
+	if _, err := tx.Exec(ctx, `DELETE FROM qf_code_edge WHERE from_file = $1`, fileID); err != nil {
+		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
+	}
+	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, "AND i.file_id = $2"), codebaseID, fileID).Scan(&imports, &refs)
+	if err != nil {
+		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
+	}
+	return imports, refs, nil
+}
+
+// ResolveRunEdgesTx re-resolves, in tx, the edges into the files that run
+// stored, from every file of the codebase: a file stored early in a run
+// resolved its own edges before its targets stored later existed, and a
+// changed file's symbols may have changed for the files that reference it.
+func ResolveRunEdgesTx(ctx context.Context, tx pgx.Tx, codebaseID int64, runID string) (imports, refs int, err error) {
+	if _, err := tx.Exec(ctx, `
+DELETE FROM qf_code_edge WHERE to_file IN (SELECT id FROM qf_code_file WHERE run_id = $1 AND codebase_id = $2)`,
+		runID, codebaseID); err != nil {
+		return 0, 0, fmt.Errorf("re-resolve edges of run %s: %w", runID, err)
+	}
+	filter := `AND t.run_id = $2`
+	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, filter), codebaseID, runID).Scan(&imports, &refs)
+	if err != nil {
+		return 0, 0, fmt.Errorf("re-resolve edges of run %s: %w", runID, err)
+	}
+	return imports, refs, nil
+}
+
+// GraphEdge is an edge between file ids.
+type GraphEdge struct {
+	From, To int64
+	Weight   float64
+}
+
+// CodebaseGraph returns the ids of the codebase's ingested files, in id
+// order, and every edge between them (import and reference edges of the
+// same pair summed).
+func CodebaseGraph(ctx context.Context, q Querier, codebaseID int64) (files []int64, edges []GraphEdge, err error) {
+	rows, err := q.Query(ctx, `
+SELECT id FROM qf_code_file WHERE codebase_id = $1 AND skip_reason IS NULL ORDER BY id`, codebaseID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("files of codebase %d: %w", codebaseID, err)
+	}
+	if files, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		return nil, nil, fmt.Errorf("files of codebase %d: %w", codebaseID, err)
+	}
+	rows, err = q.Query(ctx, `
+SELECT e.from_file, e.to_file, sum(e.weight)
+FROM qf_code_edge e
+WHERE e.codebase_id = $1
+GROUP BY e.from_file, e.to_file`, codebaseID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("edges of codebase %d: %w", codebaseID, err)
+	}
+	edges, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (GraphEdge, error) {
+		var e GraphEdge
+		err := r.Scan(&e.From, &e.To, &e.Weight)
+		return e, err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("edges of codebase %d: %w", codebaseID, err)
+	}
+	return files, edges, nil
+}
+
+// SetRanksTx writes each file's rank in one statement, in tx.
+func SetRanksTx(ctx context.Context, tx pgx.Tx, files []int64, ranks []float64) error {
+	if len(files) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `
+UPDATE qf_code_file f SET rank = u.rank
+FROM unnest($1::bigint[], $2::float8[]) AS u(id, rank)
+WHERE f.id = u.id AND f.rank IS DISTINCT FROM u.rank`, files, ranks)
+	if err != nil {
+		return fmt.Errorf("set ranks of %d files: %w", len(files), err)
+	}
+	return nil
+}
