@@ -16,6 +16,15 @@ type RunTotals struct {
 	Symbols, Chunks int
 }
 
+// RunStoredFiles reports whether runID wrote any file row of the codebase.
+func RunStoredFiles(ctx context.Context, q Querier, runID string) (bool, error) {
+	var ok bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM qf_code_file WHERE run_id = $1)`, runID).Scan(&ok); err != nil {
+		return false, fmt.Errorf("files of run %s: %w", runID, err)
+	}
+	return ok, nil
+}
+
 // RunTotalsOf counts the symbols and chunks of the files stored by runID.
 func RunTotalsOf(ctx context.Context, q Querier, codebaseID int64, runID string) (RunTotals, error) {
 	var t RunTotals
@@ -78,19 +87,24 @@ SELECT state, output, coalesce(error, '') FROM qf_node WHERE workflow_id = $1 AN
 	return &n, nil
 }
 
-// FailedNode is a leaf that failed, with its error.
+// FailedNode is a leaf that failed, with its error and the file it was
+// for ("" for a run-level node).
 type FailedNode struct {
-	Path  string `json:"path"`
-	Error string `json:"error"`
+	Path  string
+	File  string
+	Error string
 }
 
 // FailedNodes returns up to limit failed leaves of the workflow in plan
 // order, and how many there are in all.
 func FailedNodes(ctx context.Context, q Querier, workflowID string, limit int) ([]FailedNode, int, error) {
 	rows, err := q.Query(ctx, `
-SELECT path, coalesce(error, ''), count(*) OVER ()
-FROM qf_node WHERE workflow_id = $1 AND state = 'failed' AND kind IS NOT NULL
-ORDER BY idx LIMIT $2`, workflowID, limit)
+SELECT n.path, coalesce(n.args->>'path', d.args->>'path', ''), coalesce(n.error, ''), count(*) OVER ()
+FROM qf_node n
+LEFT JOIN qf_node d ON d.workflow_id = n.workflow_id
+     AND d.path = regexp_replace(n.path, '[^/]*$', '') || 'file_detection'
+WHERE n.workflow_id = $1 AND n.state = 'failed' AND n.kind IS NOT NULL
+ORDER BY n.idx LIMIT $2`, workflowID, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("failed nodes of workflow %s: %w", workflowID, err)
 	}
@@ -99,7 +113,7 @@ ORDER BY idx LIMIT $2`, workflowID, limit)
 		total int
 		n     FailedNode
 	)
-	_, err = pgx.ForEachRow(rows, []any{&n.Path, &n.Error, &total}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&n.Path, &n.File, &n.Error, &total}, func() error {
 		out = append(out, n)
 		return nil
 	})
