@@ -102,7 +102,10 @@ CREATE TABLE qf_code_chunk (
     tsv         tsvector,
     embedding   bytea,
     UNIQUE (file_id, ord)
-);
+) WITH (fillfactor = 90);
+-- fillfactor: vector_indexing sets embedding (no index covers it) after the
+-- insert; room on the page makes that a HOT update, which touches none of
+-- the chunk's indexes (the trigram one is the table's largest).
 CREATE INDEX qf_code_chunk_tsv ON qf_code_chunk USING gin (tsv);
 
 CREATE TABLE qf_code_import (

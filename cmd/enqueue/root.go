@@ -135,6 +135,7 @@ nothing written; 4 a followed workflow ended failed or cancelled.`,
 		a.cancelCmd(),
 		a.retryCmd(),
 		a.migrateCmd(),
+		a.ingestCmd(),
 	)
 	return root
 }

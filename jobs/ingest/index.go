@@ -114,9 +114,11 @@ func (s *steps) vectorIndexing(ctx context.Context, job *river.Job[VectorIndexin
 	return flow.SetOutput(ctx, indexOutput{Path: emb.Path, FileID: emb.FileID, Model: emb.Model, Vectors: n})
 }
 
-// fulltextIndexing sets the full-text vectors of the file's chunks and
-// symbols from their text expanded with identifier sub-tokens
-// (tokens.ForIndex), in one transaction.
+// fulltextIndexing sets the full-text vectors of the file's symbols (from
+// name, qualified name, signature and doc) and of any chunk that has none,
+// from their text expanded with identifier sub-tokens (tokens.ForIndex), in
+// one transaction. Storage writes the chunks' vectors with the rows (the
+// same expansion): see store.File.ChunkTexts for why.
 func (s *steps) fulltextIndexing(ctx context.Context, job *river.Job[FulltextIndexingArgs]) error {
 	st, ok, err := stored(ctx)
 	if err != nil || !ok {

@@ -72,6 +72,11 @@ func (s *steps) storage(ctx context.Context, job *river.Job[StorageArgs]) error 
 		if b != nil {
 			f.Symbols = syms.Symbols
 			f.Chunks = splitChunks(b, syms.Symbols)
+			f.ChunkTexts = make([]string, len(f.Chunks))
+			for i := range f.Chunks {
+				f.ChunkTexts[i] = forIndex(f.Chunks[i].Content)
+			}
+			f.EmbedModel = s.cfg.Embedder.Model()
 			f.Refs = imps.Refs
 			for _, im := range imps.Imports {
 				f.Imports = append(f.Imports, store.Import{

@@ -73,7 +73,8 @@ type IndexText struct {
 	Text string
 }
 
-// FileTexts returns the file's chunks (id, content) and symbols (id, name,
+// FileTexts returns the file's chunks that have no full-text vector yet
+// (id, content; storage writes it with the row) and its symbols (id, name,
 // qualified name, signature and doc joined by newlines): what
 // fulltext_indexing expands into sub-tokens.
 func FileTexts(ctx context.Context, q Querier, fileID int64) (chunks, symbols []IndexText, err error) {
@@ -88,7 +89,7 @@ func FileTexts(ctx context.Context, q Querier, fileID int64) (chunks, symbols []
 			return t, err
 		})
 	}
-	if chunks, err = collect(`SELECT id, content FROM qf_code_chunk WHERE file_id = $1 ORDER BY ord`); err != nil {
+	if chunks, err = collect(`SELECT id, content FROM qf_code_chunk WHERE file_id = $1 AND tsv IS NULL ORDER BY ord`); err != nil {
 		return nil, nil, fmt.Errorf("chunks of file %d: %w", fileID, err)
 	}
 	if symbols, err = collect(`
