@@ -104,6 +104,7 @@ FROM qf_node n
 LEFT JOIN qf_node d ON d.workflow_id = n.workflow_id
      AND d.path = regexp_replace(n.path, '[^/]*$', '') || 'file_detection'
 WHERE n.workflow_id = $1 AND n.state = 'failed' AND n.kind IS NOT NULL
+  AND n.failed_children = 0 -- an expanded node failed by its members is not a failed step
 ORDER BY n.idx LIMIT $2`, workflowID, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("failed nodes of workflow %s: %w", workflowID, err)
