@@ -136,6 +136,10 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 
 	w := e.enqueue("wait", "--timeout", "8m", out.ID)
 	require.Equal(t, 0, w.code, "the run completes:\n%s", w)
+	// The kill interrupted steps: their jobs were handed back with the
+	// dead worker's attempt recorded.
+	require.NotZero(t, count(t, e, `SELECT count(*) FROM river_job WHERE kind LIKE 'ingest.%' AND coalesce(array_length(errors, 1), 0) > 0`),
+		"jobs of the killed worker were handed back")
 
 	// Every file stored once, whole: one row per path, its history row, and
 	// chunks that hold every non-blank line of the file on disk.
