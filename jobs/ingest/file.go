@@ -303,8 +303,11 @@ func localName(language string, im parse.Import) string {
 		return last
 	}
 	p = strings.TrimSuffix(p, "/")
-	p = p[strings.LastIndexAny(p, "/.:")+1:]
-	return strings.TrimSuffix(p, path.Ext(p))
+	if i := strings.LastIndexByte(p, '/'); i >= 0 { // a path: "./util/strings.js"
+		p = p[i+1:]
+		return strings.TrimSuffix(p, path.Ext(p))
+	}
+	return p[strings.LastIndexAny(p, ".:")+1:] // "os.path", "crate::a::b"
 }
 
 // countLines counts the lines of b (a last line without a newline counts).
