@@ -89,14 +89,22 @@ func Register(workers *river.Workers, cfg Config) error {
 	s := &steps{cfg: cfg}
 	for _, add := range []func() error{
 		func() error { return river.AddWorkerSafely(workers, &stepWorker[ScanArgs]{run: s.scan}) },
-		func() error { return river.AddWorkerSafely(workers, &stepWorker[FileDetectionArgs]{run: s.fileDetection}) },
-		func() error { return river.AddWorkerSafely(workers, &stepWorker[FileValidationArgs]{run: s.fileValidation}) },
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[FileDetectionArgs]{run: s.fileDetection})
+		},
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[FileValidationArgs]{run: s.fileValidation})
+		},
 		func() error {
 			return river.AddWorkerSafely(workers, &stepWorker[LanguageDetectionArgs]{run: s.languageDetection})
 		},
 		func() error { return river.AddWorkerSafely(workers, &stepWorker[ParsingArgs]{run: s.parsing}) },
-		func() error { return river.AddWorkerSafely(workers, &stepWorker[SymbolExtractionArgs]{run: s.symbolExtraction}) },
-		func() error { return river.AddWorkerSafely(workers, &stepWorker[ImportExtractionArgs]{run: s.importExtraction}) },
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[SymbolExtractionArgs]{run: s.symbolExtraction})
+		},
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[ImportExtractionArgs]{run: s.importExtraction})
+		},
 		func() error { return river.AddWorkerSafely(workers, &stepWorker[StorageArgs]{run: s.storage}) },
 		func() error {
 			return river.AddWorkerSafely(workers, &stepWorker[EmbeddingGenerationArgs]{run: s.embeddingGeneration})
@@ -104,8 +112,12 @@ func Register(workers *river.Workers, cfg Config) error {
 		func() error {
 			return river.AddWorkerSafely(workers, &stepWorker[RelationshipAnalysisArgs]{run: s.relationshipAnalysis})
 		},
-		func() error { return river.AddWorkerSafely(workers, &stepWorker[VectorIndexingArgs]{run: s.vectorIndexing}) },
-		func() error { return river.AddWorkerSafely(workers, &stepWorker[FulltextIndexingArgs]{run: s.fulltextIndexing}) },
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[VectorIndexingArgs]{run: s.vectorIndexing})
+		},
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[FulltextIndexingArgs]{run: s.fulltextIndexing})
+		},
 		func() error { return river.AddWorkerSafely(workers, &stepWorker[FileRemovalArgs]{run: s.fileRemoval}) },
 		func() error {
 			return river.AddWorkerSafely(workers, &stepWorker[CodeGraphBuildingArgs]{run: s.codeGraphBuilding})
