@@ -117,7 +117,9 @@ type config struct {
 	pollOnly          bool
 	poolIdleTimeout   time.Duration
 	dbMetrics         string // auto, on or off
-	ingest            bool   // run the code ingestion kinds
+	// noIngest turns the code ingestion kinds off (--ingest=false); the
+	// zero value runs them.
+	noIngest bool
 }
 
 // addCommonFlags adds the flags that every subcommand takes.
@@ -236,7 +238,7 @@ func (o *options) config(newID func() string) (*config, error) {
 		pollOnly:          o.pollOnly,
 		poolIdleTimeout:   o.poolIdleTimeout,
 		dbMetrics:         o.dbMetrics,
-		ingest:            o.ingest,
+		noIngest:          !o.ingest,
 	}
 	var err error
 	if c.queues, err = parseQueues(o.queues); err != nil {

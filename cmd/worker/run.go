@@ -106,7 +106,7 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 	if err := jobs.Register(workers); err != nil {
 		return fail(err)
 	}
-	if cfg.ingest {
+	if !cfg.noIngest {
 		icfg, err := ingestjobs.ConfigFromEnv()
 		if err != nil {
 			return fail(err)
