@@ -9,44 +9,44 @@ import (
 
 // Edge resolution. An import resolves through its candidates: a candidate
 // ending in "/" is a directory (a Go package: every file directly in it),
-// any other is a file path. Import edges weigh 1/(files the import resolves
-// to), so a package counts once whatever its size. A reference
-// qualifier.name resolves through the file's import whose local name is
-// the qualifier, to the files of its candidates that define a symbol
-// named name; it weighs the reference's count.
+// any other is a file path. Import edges weigh 1/(files the candidate
+// resolves to), so a package counts once whatever its size. A reference
+// qualifier.Name resolves through the file's import whose local name is
+// the qualifier, to the files of that import's candidates that define a
+// top-level symbol Name (found by name through qf_code_symbol_name, then
+// checked against the candidate: one probe per reference, not one per
+// reference and file of the package); it weighs the reference's count.
 //
-// targets is the CTE both statements share: the files an import of a
-// source file resolves to. $1 is the codebase; srcFilter and dstFilter
-// narrow the sources (one file) or the targets (the files of a run).
+// $1 is the codebase. The first %s narrows the importing files (one file,
+// or those whose candidates name a file of the run), the second the
+// targets (none, or the files of the run).
 const resolveSQL = `
-WITH targets AS (
-    SELECT i.file_id AS src, i.local_name, c.cand, t.id AS dst
+WITH targets AS MATERIALIZED (
+    SELECT i.file_id AS src, i.local_name, x.cand, t.id AS dst, t.run_id,
+           count(*) OVER (PARTITION BY i.file_id, i.path, i.line, x.cand) AS n
     FROM qf_code_import i
-    CROSS JOIN LATERAL unnest(i.candidates) AS c(cand)
+    CROSS JOIN LATERAL unnest(i.candidates) AS x(cand)
     JOIN qf_code_file t ON t.codebase_id = i.codebase_id AND t.skip_reason IS NULL
-         AND ((right(c.cand, 1) = '/' AND t.dir = c.cand) OR (right(c.cand, 1) <> '/' AND t.path = c.cand))
-    WHERE i.codebase_id = $1 %s
-), sizes AS (
-    SELECT d.cand, count(t.id) AS n
-    FROM (SELECT DISTINCT cand FROM targets) d
-    JOIN qf_code_file t ON t.codebase_id = $1 AND t.skip_reason IS NULL
-         AND ((right(d.cand, 1) = '/' AND t.dir = d.cand) OR (right(d.cand, 1) <> '/' AND t.path = d.cand))
-    GROUP BY d.cand
+         AND ((right(x.cand, 1) = '/' AND t.dir = x.cand) OR (right(x.cand, 1) <> '/' AND t.path = x.cand))
+    WHERE i.codebase_id = $1 %[1]s
 ), imports AS (
     INSERT INTO qf_code_edge (codebase_id, from_file, to_file, kind, weight)
-    SELECT $1, tg.src, tg.dst, 'import', sum(1.0 / s.n)
-    FROM targets tg JOIN sizes s USING (cand)
-    WHERE tg.src <> tg.dst
-    GROUP BY tg.src, tg.dst
+    SELECT $1, src, dst, 'import', sum(1.0 / n)
+    FROM targets WHERE src <> dst %[2]s
+    GROUP BY src, dst
     ON CONFLICT (from_file, to_file, kind) DO UPDATE SET weight = excluded.weight
     RETURNING 1
 ), refs AS (
     INSERT INTO qf_code_edge (codebase_id, from_file, to_file, kind, weight)
-    SELECT $1, r.file_id, tg.dst, 'reference', sum(r.count)
-    FROM (SELECT DISTINCT src, local_name, dst FROM targets WHERE src <> dst AND local_name <> '') tg
-    JOIN qf_code_ref r ON r.file_id = tg.src AND r.qualifier = tg.local_name
-    WHERE EXISTS (SELECT 1 FROM qf_code_symbol s WHERE s.file_id = tg.dst AND s.name = r.name)
-    GROUP BY r.file_id, tg.dst
+    SELECT $1, r.file_id, t.id, 'reference', sum(r.count)
+    FROM (SELECT DISTINCT src, local_name, cand FROM targets WHERE local_name <> '') q
+    JOIN qf_code_ref r ON r.file_id = q.src AND r.qualifier = q.local_name
+    JOIN qf_code_symbol s ON s.codebase_id = $1 AND lower(s.name) = lower(r.name)
+         AND s.name = r.name AND s.qualified = s.name
+    JOIN qf_code_file t ON t.id = s.file_id AND t.skip_reason IS NULL
+         AND ((right(q.cand, 1) = '/' AND t.dir = q.cand) OR (right(q.cand, 1) <> '/' AND t.path = q.cand))
+    WHERE t.id <> r.file_id %[3]s
+    GROUP BY r.file_id, t.id
     ON CONFLICT (from_file, to_file, kind) DO UPDATE SET weight = excluded.weight
     RETURNING 1
 )
@@ -59,7 +59,7 @@ func ResolveFileEdgesTx(ctx context.Context, tx pgx.Tx, codebaseID, fileID int64
 	if _, err := tx.Exec(ctx, `DELETE FROM qf_code_edge WHERE from_file = $1`, fileID); err != nil {
 		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
 	}
-	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, "AND i.file_id = $2"), codebaseID, fileID).Scan(&imports, &refs)
+	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, "AND i.file_id = $2", "", ""), codebaseID, fileID).Scan(&imports, &refs)
 	if err != nil {
 		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
 	}
@@ -67,17 +67,19 @@ func ResolveFileEdgesTx(ctx context.Context, tx pgx.Tx, codebaseID, fileID int64
 }
 
 // ResolveRunEdgesTx re-resolves, in tx, the edges into the files that run
-// stored, from every file of the codebase: a file stored early in a run
-// resolved its own edges before its targets stored later existed, and a
-// changed file's symbols may have changed for the files that reference it.
+// stored, from every file of the codebase whose imports name one of them:
+// a file stored early in a run resolved its own edges before its targets
+// stored later existed, and a changed file's symbols may have changed for
+// the files that reference it.
 func ResolveRunEdgesTx(ctx context.Context, tx pgx.Tx, codebaseID int64, runID string) (imports, refs int, err error) {
 	if _, err := tx.Exec(ctx, `
-DELETE FROM qf_code_edge WHERE to_file IN (SELECT id FROM qf_code_file WHERE run_id = $1 AND codebase_id = $2)`,
-		runID, codebaseID); err != nil {
+DELETE FROM qf_code_edge WHERE to_file IN (SELECT id FROM qf_code_file WHERE run_id = $2 AND codebase_id = $1)`,
+		codebaseID, runID); err != nil {
 		return 0, 0, fmt.Errorf("re-resolve edges of run %s: %w", runID, err)
 	}
-	filter := `AND t.run_id = $2`
-	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, filter), codebaseID, runID).Scan(&imports, &refs)
+	src := `AND i.candidates && (SELECT coalesce(array_agg(DISTINCT v), '{}') FROM qf_code_file f,
+        LATERAL (VALUES (f.dir), (f.path)) AS d(v) WHERE f.codebase_id = $1 AND f.run_id = $2)`
+	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, src, "AND run_id = $2", "AND t.run_id = $2"), codebaseID, runID).Scan(&imports, &refs)
 	if err != nil {
 		return 0, 0, fmt.Errorf("re-resolve edges of run %s: %w", runID, err)
 	}
