@@ -11,18 +11,30 @@ import (
 	"github.com/quantumflow/quantumflow/ingest"
 )
 
-// stepWorker works the jobs of one kind with run.
+// stepWorker works the jobs of one kind with run, holding one of gate's
+// slots while it does.
 type stepWorker[A river.JobArgs] struct {
 	river.WorkerDefaults[A]
-	run func(ctx context.Context, job *river.Job[A]) error
+	run  func(ctx context.Context, job *river.Job[A]) error
+	gate chan struct{}
 }
 
 // Timeout is the node's timeout (flow.JobTimeout), so River's deadline and
 // rescuer follow it.
 func (w *stepWorker[A]) Timeout(job *river.Job[A]) time.Duration { return flow.JobTimeout(job.JobRow) }
 
-// Work runs the step.
-func (w *stepWorker[A]) Work(ctx context.Context, job *river.Job[A]) error { return w.run(ctx, job) }
+// Work runs the step once it has a slot.
+func (w *stepWorker[A]) Work(ctx context.Context, job *river.Job[A]) error {
+	if w.gate != nil {
+		select {
+		case w.gate <- struct{}{}:
+			defer func() { <-w.gate }()
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	return w.run(ctx, job)
+}
 
 // ScanArgs are the args of the scan node (none: the run's settings are the
 // workflow input, ingest.RunInput).

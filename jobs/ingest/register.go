@@ -38,6 +38,13 @@ type Config struct {
 	MaxAttempts int
 	// MaxFileBytes is the scan's size cap; 0 means the scan's default.
 	MaxFileBytes int64
+	// MaxConcurrent bounds the steps this process runs at once, whatever
+	// its queues allow: every step uses the database, and a worker whose
+	// jobs hold all of its pool's connections cannot send its heartbeat
+	// (measured: workers declared dead mid-run). 0 means the pool's
+	// MaxConns less 4 (River's listener and fetches, the heartbeat, the
+	// completer), at least 2.
+	MaxConcurrent int
 }
 
 // Kinds of the per-file steps and the removal.
@@ -87,43 +94,54 @@ func Register(workers *river.Workers, cfg Config) error {
 		return errors.New("register ingestion kinds: Config.Embedder is required")
 	}
 	s := &steps{cfg: cfg}
+	n := cfg.MaxConcurrent
+	if n <= 0 {
+		n = max(2, int(cfg.Pool.Config().MaxConns)-4)
+	}
+	gate := make(chan struct{}, n)
 	for _, add := range []func() error{
-		func() error { return river.AddWorkerSafely(workers, &stepWorker[ScanArgs]{run: s.scan}) },
+		func() error { return river.AddWorkerSafely(workers, &stepWorker[ScanArgs]{run: s.scan, gate: gate}) },
 		func() error {
-			return river.AddWorkerSafely(workers, &stepWorker[FileDetectionArgs]{run: s.fileDetection})
+			return river.AddWorkerSafely(workers, &stepWorker[FileDetectionArgs]{run: s.fileDetection, gate: gate})
 		},
 		func() error {
-			return river.AddWorkerSafely(workers, &stepWorker[FileValidationArgs]{run: s.fileValidation})
+			return river.AddWorkerSafely(workers, &stepWorker[FileValidationArgs]{run: s.fileValidation, gate: gate})
 		},
 		func() error {
-			return river.AddWorkerSafely(workers, &stepWorker[LanguageDetectionArgs]{run: s.languageDetection})
-		},
-		func() error { return river.AddWorkerSafely(workers, &stepWorker[ParsingArgs]{run: s.parsing}) },
-		func() error {
-			return river.AddWorkerSafely(workers, &stepWorker[SymbolExtractionArgs]{run: s.symbolExtraction})
+			return river.AddWorkerSafely(workers, &stepWorker[LanguageDetectionArgs]{run: s.languageDetection, gate: gate})
 		},
 		func() error {
-			return river.AddWorkerSafely(workers, &stepWorker[ImportExtractionArgs]{run: s.importExtraction})
-		},
-		func() error { return river.AddWorkerSafely(workers, &stepWorker[StorageArgs]{run: s.storage}) },
-		func() error {
-			return river.AddWorkerSafely(workers, &stepWorker[EmbeddingGenerationArgs]{run: s.embeddingGeneration})
+			return river.AddWorkerSafely(workers, &stepWorker[ParsingArgs]{run: s.parsing, gate: gate})
 		},
 		func() error {
-			return river.AddWorkerSafely(workers, &stepWorker[RelationshipAnalysisArgs]{run: s.relationshipAnalysis})
+			return river.AddWorkerSafely(workers, &stepWorker[SymbolExtractionArgs]{run: s.symbolExtraction, gate: gate})
 		},
 		func() error {
-			return river.AddWorkerSafely(workers, &stepWorker[VectorIndexingArgs]{run: s.vectorIndexing})
+			return river.AddWorkerSafely(workers, &stepWorker[ImportExtractionArgs]{run: s.importExtraction, gate: gate})
 		},
 		func() error {
-			return river.AddWorkerSafely(workers, &stepWorker[FulltextIndexingArgs]{run: s.fulltextIndexing})
-		},
-		func() error { return river.AddWorkerSafely(workers, &stepWorker[FileRemovalArgs]{run: s.fileRemoval}) },
-		func() error {
-			return river.AddWorkerSafely(workers, &stepWorker[CodeGraphBuildingArgs]{run: s.codeGraphBuilding})
+			return river.AddWorkerSafely(workers, &stepWorker[StorageArgs]{run: s.storage, gate: gate})
 		},
 		func() error {
-			return river.AddWorkerSafely(workers, &stepWorker[CompletionNotificationArgs]{run: s.completionNotification})
+			return river.AddWorkerSafely(workers, &stepWorker[EmbeddingGenerationArgs]{run: s.embeddingGeneration, gate: gate})
+		},
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[RelationshipAnalysisArgs]{run: s.relationshipAnalysis, gate: gate})
+		},
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[VectorIndexingArgs]{run: s.vectorIndexing, gate: gate})
+		},
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[FulltextIndexingArgs]{run: s.fulltextIndexing, gate: gate})
+		},
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[FileRemovalArgs]{run: s.fileRemoval, gate: gate})
+		},
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[CodeGraphBuildingArgs]{run: s.codeGraphBuilding, gate: gate})
+		},
+		func() error {
+			return river.AddWorkerSafely(workers, &stepWorker[CompletionNotificationArgs]{run: s.completionNotification, gate: gate})
 		},
 	} {
 		if err := add(); err != nil {
