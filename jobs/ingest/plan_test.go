@@ -146,3 +146,22 @@ func TestCountLines(t *testing.T) {
 		require.Equal(t, want, countLines([]byte(in)), "%q", in)
 	}
 }
+
+// BenchmarkClassifyUnchanged is the scan's comparison for an unchanged tree
+// the size of Go's standard library (12 000 files).
+func BenchmarkClassifyUnchanged(b *testing.B) {
+	res := &scan.Result{}
+	kn := map[string]store.KnownFile{}
+	for i := range 12000 {
+		p := strings.Repeat("d/", i%7) + "f" + string(rune('a'+i%26)) + strings.Repeat("x", i%13) + ".go" + string(rune('0'+i%10)) + hexOf(h(string(rune(i))))[:6]
+		f := scan.File{Path: p, Hash: h(p)}
+		res.Files = append(res.Files, f)
+		kn[p] = store.KnownFile{Hash: f.Hash[:]}
+	}
+	b.ResetTimer()
+	for range b.N {
+		if p := classify(res, kn); len(p.Files) != 0 {
+			b.Fatal("changed")
+		}
+	}
+}
