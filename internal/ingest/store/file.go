@@ -178,7 +178,9 @@ INSERT INTO qf_code_chunk (file_id, codebase_id, ord, start_line, end_line, symb
 SELECT $1, $2, t.o, t.s, t.e, t.sym, t.k, t.c, t.h, to_tsvector('simple', t.txt), e.vector
 FROM unnest($3::int[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[])
      AS t(o, s, e, sym, k, c, h, txt)
-LEFT JOIN qf_embedding_cache e ON e.model = $11 AND e.chunk_hash = t.h`,
+LEFT JOIN LATERAL (
+    SELECT e.vector FROM qf_embedding_cache e WHERE e.model = $11 AND e.chunk_hash = t.h LIMIT 1
+) e ON true`,
 		id, f.CodebaseID, ords, starts, ends, syms, kinds, contents, hashes, texts, f.EmbedModel)
 }
 
