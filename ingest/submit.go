@@ -194,6 +194,10 @@ ORDER BY created_at LIMIT 1`, name, opts.Codebase).Scan(&activeID, &activeStatus
 	return &Run{ID: res.ID, Codebase: opts.Codebase, Root: opts.Path}, nil
 }
 
+// RunNodeTimeout bounds one attempt of the scan and of
+// code_graph_building, which work on the whole codebase.
+const RunNodeTimeout = dag.Duration(15 * time.Minute)
+
 // runSpec is the workflow of a run.
 func runSpec(opts Options, codebaseID int64, now time.Time) (*dag.Spec, error) {
 	input, err := json.Marshal(RunInput{
@@ -208,11 +212,14 @@ func runSpec(opts Options, codebaseID int64, now time.Time) (*dag.Spec, error) {
 		Input:    input,
 		Defaults: dag.Defaults{Settings: dag.Settings{Priority: opts.Priority, MaxAttempts: opts.MaxAttempts}},
 		Nodes: []dag.Node{
-			{ID: NodeScan, Kind: KindScan},
+			// The scan and the graph work on the whole codebase: they get
+			// longer than the worker's job timeout (1m by default).
+			{ID: NodeScan, Kind: KindScan, Settings: dag.Settings{Timeout: RunNodeTimeout}},
 			// Both run-level nodes run when a file failed for good, so the
 			// graph is built from what was stored and the notification
 			// says what failed.
-			{ID: NodeCodeGraphBuilding, Kind: KindCodeGraphBuilding, Deps: []string{NodeScan}, OnDepFailure: "run"},
+			{ID: NodeCodeGraphBuilding, Kind: KindCodeGraphBuilding, Deps: []string{NodeScan}, OnDepFailure: "run",
+				Settings: dag.Settings{Timeout: RunNodeTimeout}},
 			{ID: NodeCompletionNotification, Kind: KindCompletionNotification, Deps: []string{NodeCodeGraphBuilding}, OnDepFailure: "run"},
 		},
 	}, nil

@@ -91,8 +91,14 @@ DELETE FROM qf_code_edge WHERE to_file IN (SELECT id FROM qf_code_file WHERE run
 		codebaseID, runID); err != nil {
 		return 0, 0, fmt.Errorf("re-resolve edges of run %s: %w", runID, err)
 	}
-	src := `AND i.candidates && (SELECT coalesce(array_agg(DISTINCT v), '{}') FROM qf_code_file f,
-        LATERAL (VALUES (f.dir), (f.path)) AS d(v) WHERE f.codebase_id = $1 AND f.run_id = $2)`
+	// The importers whose candidates name a directory or a file of the
+	// run, by a hash semi-join (an array overlap with the run's paths was
+	// measured quadratic: over a minute for the standard library).
+	src := `AND i.file_id IN (
+        SELECT i2.file_id FROM qf_code_import i2 CROSS JOIN LATERAL unnest(i2.candidates) AS c(cand)
+        WHERE i2.codebase_id = $1 AND c.cand IN (
+            SELECT f.dir FROM qf_code_file f WHERE f.codebase_id = $1 AND f.run_id = $2
+            UNION SELECT f.path FROM qf_code_file f WHERE f.codebase_id = $1 AND f.run_id = $2))`
 	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, src, "AND run_id = $2"), codebaseID, runID).Scan(&imports, &refs)
 	if err != nil {
 		return 0, 0, fmt.Errorf("re-resolve edges of run %s: %w", runID, err)
