@@ -79,7 +79,9 @@ CREATE TABLE qf_code_symbol (
     signature   text NOT NULL DEFAULT '',
     doc         text NOT NULL DEFAULT '',
     tsv         tsvector
-);
+) WITH (fillfactor = 75);
+-- fillfactor: fulltext_indexing sets tsv after the insert; room on the page
+-- keeps that a HOT update (no index covers tsv here).
 -- (file_id, name): a file's symbols, and reference resolution (does file T
 -- define name N?).
 CREATE INDEX qf_code_symbol_file ON qf_code_symbol (file_id, name);
@@ -102,10 +104,13 @@ CREATE TABLE qf_code_chunk (
     tsv         tsvector,
     embedding   bytea,
     UNIQUE (file_id, ord)
-) WITH (fillfactor = 90);
+) WITH (fillfactor = 60);
 -- fillfactor: vector_indexing sets embedding (no index covers it) after the
--- insert; room on the page makes that a HOT update, which touches none of
--- the chunk's indexes (the trigram one is the table's largest).
+-- insert; room on the page for a new version of the row (about 2.5 KB with
+-- its tsv, measured on the standard library) makes that a HOT update, which
+-- touches none of the chunk's indexes. At 90 most updates were not HOT, and
+-- each one inserted every trigram of the chunk again: the trigram index
+-- doubled (201 MB for 56 MB of source).
 CREATE INDEX qf_code_chunk_tsv ON qf_code_chunk USING gin (tsv);
 
 CREATE TABLE qf_code_import (
