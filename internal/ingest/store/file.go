@@ -115,10 +115,10 @@ ON CONFLICT (codebase_id, path, run_id) DO NOTHING`,
 	if f.FromPath != "" {
 		b.Queue(`
 WITH gone AS (
-    DELETE FROM qf_code_file WHERE codebase_id = $1 AND path = $2 RETURNING hash
+    DELETE FROM qf_code_file WHERE codebase_id = $1 AND path = $2 RETURNING id
 )
 INSERT INTO qf_code_version (codebase_id, path, run_id, hash, change)
-SELECT $1, $2, $3, hash, 'removed' FROM gone
+SELECT $1, $2, $3, NULL, 'removed' FROM gone
 ON CONFLICT (codebase_id, path, run_id) DO NOTHING`, f.CodebaseID, f.FromPath, f.RunID)
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -236,16 +236,17 @@ SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::int[])`,
 }
 
 // RemoveFileTx deletes the file at path (its symbols, chunks, imports, refs
-// and edges go with it) and records history "removed" for the run, in tx.
+// and edges go with it) and records history "removed" for the run, in tx
+// (hash NULL: the version has no content).
 // A file that is already gone writes nothing; removed reports whether a
 // row was deleted.
 func RemoveFileTx(ctx context.Context, tx pgx.Tx, codebaseID int64, runID, path string) (removed bool, err error) {
 	tag, err := tx.Exec(ctx, `
 WITH gone AS (
-    DELETE FROM qf_code_file WHERE codebase_id = $1 AND path = $2 RETURNING hash, skip_reason
+    DELETE FROM qf_code_file WHERE codebase_id = $1 AND path = $2 RETURNING skip_reason
 )
 INSERT INTO qf_code_version (codebase_id, path, run_id, hash, change)
-SELECT $1, $2, $3, hash, 'removed' FROM gone WHERE skip_reason IS NULL
+SELECT $1, $2, $3, NULL, 'removed' FROM gone WHERE skip_reason IS NULL
 ON CONFLICT (codebase_id, path, run_id) DO NOTHING`, codebaseID, path, runID)
 	if err != nil {
 		return false, fmt.Errorf("remove %s: %w", path, err)
