@@ -3,6 +3,11 @@
 # QuantumFlow image: the worker and enqueue binaries on distroless static,
 # run as a non-root user (docs/OPERATIONS.md, "Container image").
 #
+# The binaries are built with cgo (code ingestion parses with tree-sitter,
+# which is C) and linked statically (-linkmode external -extldflags
+# -static, with the netgo and osusergo tags so that no glibc NSS code is
+# needed at run time), so the runtime image still needs no libc.
+#
 #   docker build -t quantumflow:dev --build-arg VERSION=$(git describe --always) .
 #
 # The worker reports its version (quantumflow_worker_info, `worker started`)
@@ -15,13 +20,13 @@ ARG GO_VERSION=1.26.8
 
 FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
-ENV CGO_ENABLED=0 GOFLAGS=-trimpath
+ENV CGO_ENABLED=1 GOFLAGS=-trimpath
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-	go build -buildvcs=auto -ldflags='-s -w' -o /out/worker ./cmd/worker && \
-	go build -buildvcs=auto -ldflags='-s -w' -o /out/enqueue ./cmd/enqueue
+	go build -buildvcs=auto -tags netgo,osusergo -ldflags='-s -w -linkmode external -extldflags -static' -o /out/worker ./cmd/worker && \
+	go build -buildvcs=auto -tags netgo,osusergo -ldflags='-s -w -linkmode external -extldflags -static' -o /out/enqueue ./cmd/enqueue
 
 FROM gcr.io/distroless/static-debian12:nonroot AS runtime
 ARG VERSION=dev

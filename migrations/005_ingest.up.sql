@@ -45,8 +45,15 @@ CREATE TABLE qf_code_file (
     rank        double precision NOT NULL DEFAULT 0,
     run_id      text NOT NULL,
     stored_at   timestamptz NOT NULL DEFAULT now(),
+    -- dir is the directory part of path ("net/http/" for
+    -- "net/http/server.go", "" at the root): imports of a package resolve
+    -- to the files of a directory.
+    dir         text NOT NULL GENERATED ALWAYS AS (coalesce(substring(path FROM '^(.*/)'), '')) STORED,
     UNIQUE (codebase_id, path)
 );
+CREATE INDEX qf_code_file_dir ON qf_code_file (codebase_id, dir);
+-- code_graph_building re-resolves edges into the files a run stored.
+CREATE INDEX qf_code_file_run ON qf_code_file (run_id);
 
 -- History: one row per file per run that changed it.
 CREATE TABLE qf_code_version (
@@ -72,8 +79,12 @@ CREATE TABLE qf_code_symbol (
     signature   text NOT NULL DEFAULT '',
     doc         text NOT NULL DEFAULT '',
     tsv         tsvector
-);
-CREATE INDEX qf_code_symbol_file ON qf_code_symbol (file_id);
+) WITH (fillfactor = 75);
+-- fillfactor: fulltext_indexing sets tsv after the insert; room on the page
+-- keeps that a HOT update (no index covers tsv here).
+-- (file_id, name): a file's symbols, and reference resolution (does file T
+-- define name N?).
+CREATE INDEX qf_code_symbol_file ON qf_code_symbol (file_id, name);
 CREATE INDEX qf_code_symbol_name ON qf_code_symbol (codebase_id, lower(name) text_pattern_ops);
 
 -- Chunks cover the file, aligned to symbols; they carry the text that
@@ -93,7 +104,13 @@ CREATE TABLE qf_code_chunk (
     tsv         tsvector,
     embedding   bytea,
     UNIQUE (file_id, ord)
-);
+) WITH (fillfactor = 60);
+-- fillfactor: vector_indexing sets embedding (no index covers it) after the
+-- insert; room on the page for a new version of the row (about 2.5 KB with
+-- its tsv, measured on the standard library) makes that a HOT update, which
+-- touches none of the chunk's indexes. At 90 most updates were not HOT, and
+-- each one inserted every trigram of the chunk again: the trigram index
+-- doubled (201 MB for 56 MB of source).
 CREATE INDEX qf_code_chunk_tsv ON qf_code_chunk USING gin (tsv);
 
 CREATE TABLE qf_code_import (
@@ -101,7 +118,14 @@ CREATE TABLE qf_code_import (
     codebase_id bigint NOT NULL,
     path        text NOT NULL,
     alias       text NOT NULL DEFAULT '',
+    -- local_name is the name the importing file uses for the import (the
+    -- alias, else the package's name as the language derives it: "rand"
+    -- for "math/rand/v2"); references qualified by it resolve through it.
+    local_name  text NOT NULL DEFAULT '',
     line        int NOT NULL,
+    -- candidates are the repository-relative paths the import may refer to
+    -- (parse.ImportCandidates): files, or directories ending in "/".
+    candidates  text[] NOT NULL DEFAULT '{}',
     PRIMARY KEY (file_id, path, line)
 );
 
@@ -125,8 +149,9 @@ CREATE TABLE qf_code_edge (
     weight      double precision NOT NULL,
     PRIMARY KEY (from_file, to_file, kind)
 );
+-- to_file: the cascade when a target file is deleted, and re-resolution.
+-- (No index on codebase_id: edges are read per codebase through the files.)
 CREATE INDEX qf_code_edge_to ON qf_code_edge (to_file);
-CREATE INDEX qf_code_edge_codebase ON qf_code_edge (codebase_id);
 
 CREATE TABLE qf_embedding_cache (
     model      text NOT NULL,

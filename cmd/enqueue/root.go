@@ -142,6 +142,7 @@ nothing written; 4 a followed workflow ended failed or cancelled.`,
 		a.codebasesCmd(),
 		a.historyCmd(),
 		a.watchCmd(),
+		a.ingestCmd(),
 	)
 	return root
 }

@@ -87,6 +87,7 @@ type options struct {
 	pollOnly          bool
 	poolIdleTimeout   time.Duration
 	dbMetrics         string
+	ingest            bool
 
 	// fromEnv maps a flag name to the environment variable its value came
 	// from, for error messages.
@@ -116,6 +117,9 @@ type config struct {
 	pollOnly          bool
 	poolIdleTimeout   time.Duration
 	dbMetrics         string // auto, on or off
+	// noIngest turns the code ingestion kinds off (--ingest=false); the
+	// zero value runs them.
+	noIngest bool
 }
 
 // addCommonFlags adds the flags that every subcommand takes.
@@ -141,6 +145,7 @@ func addRunFlags(fs *pflag.FlagSet, o *options) {
 	fs.BoolVar(&o.pollOnly, "poll-only", false, "never LISTEN: find new jobs by polling every --fetch-poll-interval (River's PollOnly); for PgBouncer in transaction mode, with default_query_exec_mode=exec in the database URL")
 	fs.StringVar(&o.dbMetrics, "db-metrics", dbMetricsDefault, "export the database's figures (queue depths, workflows pending and running, fleet members) from /metrics, read at scrape time: auto (only while this worker is River's leader, so one member of the fleet does), on (always) or off")
 	fs.DurationVar(&o.poolIdleTimeout, "pool-idle-timeout", poolIdleTimeoutDefault, "close a database connection once it has been idle this long (at least 100ms)")
+	fs.BoolVar(&o.ingest, "ingest", true, "run the code ingestion kinds (ingest.*, docs/INGESTION.md); the embedder comes from QF_EMBED_URL, QF_EMBED_MODEL, QF_EMBED_API_KEY (local hashing when QF_EMBED_URL is unset)")
 }
 
 // envName is the environment variable read for a flag.
@@ -233,6 +238,7 @@ func (o *options) config(newID func() string) (*config, error) {
 		pollOnly:          o.pollOnly,
 		poolIdleTimeout:   o.poolIdleTimeout,
 		dbMetrics:         o.dbMetrics,
+		noIngest:          !o.ingest,
 	}
 	var err error
 	if c.queues, err = parseQueues(o.queues); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/quantumflow/quantumflow/flow"
 	"github.com/quantumflow/quantumflow/internal/cliutil"
 	"github.com/quantumflow/quantumflow/jobs"
+	ingestjobs "github.com/quantumflow/quantumflow/jobs/ingest"
 	"github.com/quantumflow/quantumflow/metrics"
 	"github.com/quantumflow/quantumflow/migrations"
 )
@@ -104,6 +105,18 @@ func runWorker(parent context.Context, p *proc, cfg *config, logger *slog.Logger
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers); err != nil {
 		return fail(err)
+	}
+	if !cfg.noIngest {
+		icfg, err := ingestjobs.ConfigFromEnv()
+		if err != nil {
+			return fail(err)
+		}
+		icfg.Pool = pool
+		if err := ingestjobs.Register(workers, icfg); err != nil {
+			return fail(err)
+		}
+		kinds = append(kinds, ingestjobs.Kinds()...)
+		logger.Info("code ingestion kinds registered", slog.String("embed_model", icfg.Embedder.Model()))
 	}
 	queues := map[string]river.QueueConfig{}
 	maxWorkers := map[string]int{}

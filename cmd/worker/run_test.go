@@ -23,6 +23,7 @@ import (
 	"github.com/quantumflow/quantumflow/internal/pgtest"
 	"github.com/quantumflow/quantumflow/internal/syncio"
 	"github.com/quantumflow/quantumflow/jobs"
+	ingestjobs "github.com/quantumflow/quantumflow/jobs/ingest"
 )
 
 // workerRun is one in-process run of the worker command.
@@ -225,7 +226,7 @@ nodes:
 	// The worker registered its kinds and joined the fleet under its id.
 	var kinds int
 	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM qf_kind`).Scan(&kinds))
-	require.Equal(t, len(jobs.Kinds()), kinds)
+	require.Equal(t, len(jobs.Kinds())+len(ingestjobs.Kinds()), kinds, "the built-in and the ingestion kinds (--ingest is on by default)")
 	require.False(t, workerDead(t, db, id))
 
 	// Cancelling the context is a graceful stop: exit 0, fleet left.

@@ -1,11 +1,6 @@
-//go:build ingest_e2e
-
-// These end-to-end tests need the whole ingestion pipeline (scan, parse,
-// the per-file steps, the worker registration, Submit): they are behind
-// the ingest_e2e build tag until every ingestion helper's branch is
-// merged; then the tag goes.
-//
-//	go test -race -count=1 -tags ingest_e2e -run 'TestIngestSearch|TestWatch' ./internal/e2e/
+// End-to-end tests of what ingestion stored, through the CLI: search finds
+// a symbol, a substring and a natural-language query; an edit, a removal
+// and a rename show in history and search; watch picks up an edit.
 
 package e2e
 

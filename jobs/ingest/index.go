@@ -1,0 +1,209 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/quantumflow/quantumflow/flow"
+	"github.com/quantumflow/quantumflow/internal/ingest/embed"
+	"github.com/quantumflow/quantumflow/internal/ingest/store"
+	"github.com/quantumflow/quantumflow/internal/ingest/tokens"
+)
+
+// indexOutput is the output of the steps after storage.
+type indexOutput struct {
+	Path   string `json:"path"`
+	FileID int64  `json:"file_id,omitempty"`
+	Skip   string `json:"skip,omitempty"`
+	// What the step did, for status: vectors computed and reused, chunks
+	// and symbols indexed, edges written.
+	Model    string `json:"model,omitempty"`
+	Embedded int    `json:"embedded,omitempty"`
+	Vectors  int    `json:"vectors,omitempty"`
+	Chunks   int    `json:"chunks,omitempty"`
+	Symbols  int    `json:"symbols,omitempty"`
+	Imports  int    `json:"imports,omitempty"`
+	Refs     int    `json:"refs,omitempty"`
+}
+
+// stored reads storage's output; ok is false for a skipped file (nothing
+// to index).
+func stored(ctx context.Context) (storageOutput, bool, error) {
+	var st storageOutput
+	if err := dep(ctx, stepStorage, &st); err != nil {
+		return st, false, err
+	}
+	return st, st.Skip == "" && st.FileID != 0, nil
+}
+
+// embedBatch is how many chunks go to the embedder at once.
+const embedBatch = 64
+
+// embeddingGeneration embeds the file's chunks that have no vector of the
+// worker's model in qf_embedding_cache yet (content seen before, in any
+// file or codebase, is not embedded again) and caches the vectors. An
+// embedder failure (an endpoint that is down) returns the error, so River
+// retries it per the node's max_attempts.
+//
+// Flow control's non-retryable error type plugs in here: a permanent
+// endpoint error (embed's 400/401) should cancel the node rather than spend
+// its attempts.
+func (s *steps) embeddingGeneration(ctx context.Context, job *river.Job[EmbeddingGenerationArgs]) error {
+	st, ok, err := stored(ctx)
+	if err != nil || !ok {
+		if err == nil {
+			err = flow.SetOutput(ctx, indexOutput{Path: st.Path, Skip: st.Skip})
+		}
+		return err
+	}
+	in, _, err := runInput(ctx)
+	if err != nil {
+		return err
+	}
+	model := s.cfg.Embedder.Model()
+	out := indexOutput{Path: st.Path, FileID: st.FileID, Model: model}
+	missing, err := store.ChunksWithoutVector(ctx, s.cfg.Pool, st.FileID, model)
+	if err != nil {
+		return stepErr(stepEmbeddingGeneration, st.Path, err)
+	}
+	for len(missing) > 0 {
+		batch := missing[:min(embedBatch, len(missing))]
+		missing = missing[len(batch):]
+		texts := make([]string, len(batch))
+		hashes := make([][]byte, len(batch))
+		for i, c := range batch {
+			texts[i], hashes[i] = c.Content, c.Hash
+		}
+		vecs, err := s.cfg.Embedder.Embed(ctx, texts)
+		if err != nil {
+			return stepErr(stepEmbeddingGeneration, st.Path, err)
+		}
+		if len(vecs) != len(texts) {
+			return stepErr(stepEmbeddingGeneration, st.Path,
+				fmt.Errorf("embedder %s returned %d vectors for %d texts", model, len(vecs), len(texts)))
+		}
+		q := make([][]byte, len(vecs))
+		for i, v := range vecs {
+			q[i] = embed.Quantize(v)
+		}
+		if err := store.PutVectors(ctx, s.cfg.Pool, model, hashes, q); err != nil {
+			return stepErr(stepEmbeddingGeneration, st.Path, err)
+		}
+		out.Embedded += len(batch)
+	}
+	if err := store.SetEmbedModel(ctx, s.cfg.Pool, in.CodebaseID, model); err != nil {
+		return stepErr(stepEmbeddingGeneration, st.Path, err)
+	}
+	return flow.SetOutput(ctx, out)
+}
+
+// vectorIndexing copies the file's vectors from the cache into its chunks.
+func (s *steps) vectorIndexing(ctx context.Context, job *river.Job[VectorIndexingArgs]) error {
+	var emb indexOutput
+	if err := dep(ctx, stepEmbeddingGeneration, &emb); err != nil {
+		return err
+	}
+	if emb.FileID == 0 {
+		return flow.SetOutput(ctx, indexOutput{Path: emb.Path, Skip: emb.Skip})
+	}
+	n, err := store.CopyVectors(ctx, s.cfg.Pool, emb.FileID, emb.Model)
+	if err != nil {
+		return stepErr(stepVectorIndexing, emb.Path, err)
+	}
+	return flow.SetOutput(ctx, indexOutput{Path: emb.Path, FileID: emb.FileID, Model: emb.Model, Vectors: n})
+}
+
+// fulltextIndexing sets the full-text vectors of the file's symbols (from
+// name, qualified name, signature and doc) and of any chunk that has none,
+// from their text expanded with identifier sub-tokens (tokens.ForIndex), in
+// one transaction. Storage writes the chunks' vectors with the rows (the
+// same expansion): see store.File.ChunkTexts for why.
+func (s *steps) fulltextIndexing(ctx context.Context, job *river.Job[FulltextIndexingArgs]) error {
+	st, ok, err := stored(ctx)
+	if err != nil || !ok {
+		if err == nil {
+			err = flow.SetOutput(ctx, indexOutput{Path: st.Path, Skip: st.Skip})
+		}
+		return err
+	}
+	chunks, symbols, err := store.FileTexts(ctx, s.cfg.Pool, st.FileID)
+	if err != nil {
+		return stepErr(stepFulltextIndexing, st.Path, err)
+	}
+	for i := range chunks {
+		chunks[i].Text = tokens.ForIndex(chunks[i].Text)
+	}
+	for i := range symbols {
+		symbols[i].Text = tokens.ForIndex(symbols[i].Text)
+	}
+	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		return store.SetTSVectorsTx(ctx, tx, st.FileID, chunks, symbols)
+	})
+	if err != nil {
+		return stepErr(stepFulltextIndexing, st.Path, err)
+	}
+	return flow.SetOutput(ctx, indexOutput{Path: st.Path, FileID: st.FileID, Chunks: len(chunks), Symbols: len(symbols)})
+}
+
+// relationshipAnalysis resolves the file's imports and references to the
+// files of the codebase stored so far and writes its edges; those whose
+// targets arrive later in the run are resolved by code_graph_building.
+func (s *steps) relationshipAnalysis(ctx context.Context, job *river.Job[RelationshipAnalysisArgs]) error {
+	st, ok, err := stored(ctx)
+	if err != nil || !ok {
+		if err == nil {
+			err = flow.SetOutput(ctx, indexOutput{Path: st.Path, Skip: st.Skip})
+		}
+		return err
+	}
+	in, _, err := runInput(ctx)
+	if err != nil {
+		return err
+	}
+	out := indexOutput{Path: st.Path, FileID: st.FileID}
+	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		var err error
+		out.Imports, out.Refs, err = store.ResolveFileEdgesTx(ctx, tx, in.CodebaseID, st.FileID)
+		return err
+	})
+	if err != nil {
+		return stepErr(stepRelationshipAnalysis, st.Path, err)
+	}
+	return flow.SetOutput(ctx, out)
+}
+
+// fileRemoval deletes a gone file (its content and edges go with it) and
+// records history "removed", completing the node in the same transaction.
+func (s *steps) fileRemoval(ctx context.Context, job *river.Job[FileRemovalArgs]) error {
+	in, runID, err := runInput(ctx)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		removed, err := store.RemoveFileTx(ctx, tx, in.CodebaseID, runID, job.Args.Path)
+		if err != nil {
+			return err
+		}
+		if err := flow.SetOutput(ctx, map[string]any{"path": job.Args.Path, "removed": removed}); err != nil {
+			return err
+		}
+		settled, err := flow.CompleteNodeTx(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if !settled {
+			return errNotSettled
+		}
+		return nil
+	})
+	switch {
+	case err == errNotSettled:
+		return nil
+	case err != nil:
+		return fmt.Errorf("file_removal of %s: %w", job.Args.Path, err)
+	}
+	return nil
+}
