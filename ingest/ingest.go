@@ -23,7 +23,11 @@ type FileCounts struct {
 // Notification is the payload sent on NotifyChannel when a run finishes,
 // and the row kept for it in qf_ingest_run.
 type Notification struct {
-	Run        string     `json:"run"`
+	Run string `json:"run"`
+	// Schema is the schema the run's tables are in. Channels are per
+	// database, so listeners of several QuantumFlow schemas in one
+	// database hear each other's runs: match Run (or Schema) to yours.
+	Schema     string     `json:"schema"`
 	Codebase   string     `json:"codebase"`
 	Status     string     `json:"status"`
 	Files      FileCounts `json:"files"`

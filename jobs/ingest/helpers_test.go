@@ -137,7 +137,7 @@ func write(t *testing.T, root, p, content string) {
 
 // listen subscribes to the notification channel on a connection of its
 // own and returns a function that waits for the next notification.
-func listen(t *testing.T, db *pgtest.DB) func() ingest.Notification {
+func listen(t *testing.T, db *pgtest.DB) func(run string) ingest.Notification {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, db.URL)
@@ -145,15 +145,22 @@ func listen(t *testing.T, db *pgtest.DB) func() ingest.Notification {
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	_, err = conn.Exec(ctx, "LISTEN "+pgx.Identifier{ingest.NotifyChannel}.Sanitize())
 	require.NoError(t, err)
-	return func() ingest.Notification {
+	// Channels are per database: other tests' schemas notify on the same
+	// channel, so only the run asked for counts.
+	return func(run string) ingest.Notification {
 		t.Helper()
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		n, err := conn.WaitForNotification(wctx)
-		require.NoError(t, err)
-		require.Equal(t, ingest.NotifyChannel, n.Channel)
-		var out ingest.Notification
-		require.NoError(t, json.Unmarshal([]byte(n.Payload), &out), n.Payload)
-		return out
+		for {
+			n, err := conn.WaitForNotification(wctx)
+			require.NoError(t, err)
+			require.Equal(t, ingest.NotifyChannel, n.Channel)
+			var out ingest.Notification
+			require.NoError(t, json.Unmarshal([]byte(n.Payload), &out), n.Payload)
+			if out.Run == run {
+				require.Equal(t, db.Schema, out.Schema)
+				return out
+			}
+		}
 	}
 }

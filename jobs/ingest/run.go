@@ -124,8 +124,12 @@ func (s *steps) completionNotification(ctx context.Context, job *river.Job[Compl
 	if err != nil {
 		return fmt.Errorf("completion_notification of %s: %w", in.Codebase, err)
 	}
+	var schema string
+	if err := s.cfg.Pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("completion_notification of %s: current schema: %w", in.Codebase, err)
+	}
 	n := ingest.Notification{
-		Run: runID, Codebase: in.Codebase, Status: ingest.StatusCompleted, Files: sc.Files,
+		Run: runID, Schema: schema, Codebase: in.Codebase, Status: ingest.StatusCompleted, Files: sc.Files,
 		Symbols: totals.Symbols, Chunks: totals.Chunks, StartedAt: in.SubmittedAt, FinishedAt: time.Now().UTC(),
 		Failed: total,
 	}
