@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quantumflow/quantumflow/internal/syncio"
 )
 
 // searchResult is one result of `enqueue search -o json`.
@@ -212,7 +214,7 @@ func TestWatchPicksUpEdit(t *testing.T) {
 	cmd.Env = append(baseEnv(), "DATABASE_URL="+e.URL)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr strings.Builder
+	var stderr syncio.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
