@@ -51,7 +51,7 @@ nodes:
 	b.gates.open("cn-gate")
 	b.gates.open("cn-slot")
 	st := b.waitFinished(t, id, time.Minute)
-	require.Equal(t, "failed", string(st.Status))
+	require.Equal(t, "failed", string(st.Status), "nodes: %v", nodeStates(st))
 	require.Equal(t, map[string]string{
 		"run": "cancelled", "after-run": "cancelled",
 		"gate": "completed", "wait": "cancelled", "skipper": "skipped",
