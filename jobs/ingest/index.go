@@ -100,7 +100,10 @@ func (s *steps) embeddingGeneration(ctx context.Context, job *river.Job[Embeddin
 	return flow.SetOutput(ctx, out)
 }
 
-// vectorIndexing copies the file's vectors from the cache into its chunks.
+// vectorIndexing packs the file's chunk vectors from the cache, with their
+// centroid, into the file's qf_code_centroid row (store.IndexFileVectors);
+// code_graph_building's ingest.RefreshSearchTx packs the centroids into
+// the codebase's search segments.
 func (s *steps) vectorIndexing(ctx context.Context, job *river.Job[VectorIndexingArgs]) error {
 	var emb indexOutput
 	if err := dep(ctx, stepEmbeddingGeneration, &emb); err != nil {
@@ -109,7 +112,11 @@ func (s *steps) vectorIndexing(ctx context.Context, job *river.Job[VectorIndexin
 	if emb.FileID == 0 {
 		return flow.SetOutput(ctx, indexOutput{Path: emb.Path, Skip: emb.Skip})
 	}
-	n, err := store.CopyVectors(ctx, s.cfg.Pool, emb.FileID, emb.Model)
+	in, _, err := runInput(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := store.IndexFileVectors(ctx, s.cfg.Pool, in.CodebaseID, emb.FileID, emb.Model)
 	if err != nil {
 		return stepErr(stepVectorIndexing, emb.Path, err)
 	}

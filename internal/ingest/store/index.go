@@ -19,8 +19,8 @@ type ChunkText struct {
 // The cache is probed per chunk (LATERAL ... LIMIT 1, the primary key):
 // written as NOT EXISTS, the generic plan of the prepared statement hashed
 // every cached vector of the model for each file (measured: 100 ms a file
-// at 23 000 vectors, growing with the cache). CopyVectors and the chunk
-// insert of StoreFileTx probe the same way.
+// at 23 000 vectors, growing with the cache). IndexFileVectors probes the
+// same way.
 func ChunksWithoutVector(ctx context.Context, q Querier, fileID int64, model string) ([]ChunkText, error) {
 	rows, err := q.Query(ctx, `
 SELECT DISTINCT ON (c.hash) c.hash, c.content
@@ -58,27 +58,6 @@ ON CONFLICT (model, chunk_hash) DO NOTHING`, model, hashes, vectors)
 		return fmt.Errorf("cache %d vectors of %s: %w", len(hashes), model, err)
 	}
 	return nil
-}
-
-// CopyVectors sets the embedding of every chunk of the file from the cache
-// (model's vectors) and returns how many chunks got one. Chunks whose
-// embedding is already the cached one are not rewritten.
-func CopyVectors(ctx context.Context, q Querier, fileID int64, model string) (int, error) {
-	tag, err := q.Exec(ctx, `
-UPDATE qf_code_chunk c SET embedding = v.vector
-FROM (
-    SELECT c2.id, e.vector
-    FROM qf_code_chunk c2
-    CROSS JOIN LATERAL (
-        SELECT e.vector FROM qf_embedding_cache e WHERE e.model = $2 AND e.chunk_hash = c2.hash LIMIT 1
-    ) e
-    WHERE c2.file_id = $1
-) v
-WHERE c.id = v.id AND c.file_id = $1 AND c.embedding IS DISTINCT FROM v.vector`, fileID, model)
-	if err != nil {
-		return 0, fmt.Errorf("copy vectors into chunks of file %d: %w", fileID, err)
-	}
-	return int(tag.RowsAffected()), nil
 }
 
 // IndexText is a row's id and the text it is indexed by.
