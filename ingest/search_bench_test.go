@@ -231,8 +231,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, 'bench') RETURNING id`,
 		starts, ends = append(starts, int32(s.startLine)), append(ends, int32(s.endLine))
 	}
 	_, err := tx.Exec(ctx, `
-INSERT INTO qf_code_symbol (file_id, codebase_id, name, qualified, kind, start_line, end_line, tsv)
-SELECT $1, $2, n, n, k, s, e, to_tsvector('simple', n) FROM unnest($3::text[], $4::text[], $5::int[], $6::int[]) AS u(n, k, s, e)`,
+INSERT INTO qf_code_symbol (file_id, codebase_id, name, qualified, kind, start_line, end_line)
+SELECT $1, $2, n, n, k, s, e FROM unnest($3::text[], $4::text[], $5::int[], $6::int[]) AS u(n, k, s, e)`,
 		fileID, cb, names, kinds, starts, ends)
 	require.NoError(b, err)
 	texts := make([]string, len(f.chunks))
@@ -255,7 +255,7 @@ SELECT $1, $2, n, n, k, s, e, to_tsvector('simple', n) FROM unnest($3::text[], $
 	}
 	rows, err := tx.Query(ctx, `
 INSERT INTO qf_code_chunk (file_id, codebase_id, ord, start_line, end_line, symbol, kind, content, hash, tsv)
-SELECT $1, $2, o, s, e, nullif(sy, ''), nullif(k, ''), c, h, to_tsvector('simple', ix)
+SELECT $1, $2, o, s, e, nullif(sy, ''), nullif(k, ''), c, h, strip(to_tsvector('simple', ix))
 FROM unnest($3::int[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[]) AS u(o, s, e, sy, k, c, h, ix)
 RETURNING id, ord`,
 		fileID, cb, ords, cstarts, cends, syms, ckinds, contents, hashes, idx)

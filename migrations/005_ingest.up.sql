@@ -77,11 +77,10 @@ CREATE TABLE qf_code_symbol (
     start_line  int NOT NULL,
     end_line    int NOT NULL,
     signature   text NOT NULL DEFAULT '',
-    doc         text NOT NULL DEFAULT '',
-    tsv         tsvector
-) WITH (fillfactor = 75);
--- fillfactor: fulltext_indexing sets tsv after the insert; room on the page
--- keeps that a HOT update (no index covers tsv here).
+    doc         text NOT NULL DEFAULT ''
+);
+-- No full-text vector: symbol search matches names (the indexes below),
+-- and a symbol's text is in its chunk's. Rows are never updated.
 -- (file_id, name): a file's symbols, and reference resolution (does file T
 -- define name N?).
 CREATE INDEX qf_code_symbol_file ON qf_code_symbol (file_id, name);

@@ -173,9 +173,11 @@ func queueChunks(b *pgx.Batch, id int64, f *File) {
 	// the trigram index again and leaves a dead row version behind
 	// (measured: chunk indexes 2.5x larger, and most of the write time).
 	// The chunks' vectors live packed in qf_code_centroid (vector_indexing).
+	// tsv is strip()ped: positions took half its size, and search ranks
+	// with ts_rank, which needs none.
 	b.Queue(`
 INSERT INTO qf_code_chunk (file_id, codebase_id, ord, start_line, end_line, symbol, kind, content, hash, tsv)
-SELECT $1, $2, t.o, t.s, t.e, t.sym, t.k, t.c, t.h, to_tsvector('simple', t.txt)
+SELECT $1, $2, t.o, t.s, t.e, t.sym, t.k, t.c, t.h, strip(to_tsvector('simple', t.txt))
 FROM unnest($3::int[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[])
      AS t(o, s, e, sym, k, c, h, txt)`,
 		id, f.CodebaseID, ords, starts, ends, syms, kinds, contents, hashes, texts)

@@ -66,55 +66,43 @@ type IndexText struct {
 	Text string
 }
 
-// FileTexts returns the file's chunks that have no full-text vector yet
-// (id, content; storage writes it with the row) and its symbols (id, name,
-// qualified name, signature and doc joined by newlines): what
+// ChunksWithoutTSV returns the file's chunks that have no full-text vector
+// yet (id, content): storage writes it with the row, so these are only
+// chunks stored without their texts (store.File.ChunkTexts nil), which
 // fulltext_indexing expands into sub-tokens.
-func FileTexts(ctx context.Context, q Querier, fileID int64) (chunks, symbols []IndexText, err error) {
-	collect := func(sql string) ([]IndexText, error) {
-		rows, err := q.Query(ctx, sql, fileID)
-		if err != nil {
-			return nil, err
-		}
-		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (IndexText, error) {
-			var t IndexText
-			err := r.Scan(&t.ID, &t.Text)
-			return t, err
-		})
+func ChunksWithoutTSV(ctx context.Context, q Querier, fileID int64) ([]IndexText, error) {
+	rows, err := q.Query(ctx, `SELECT id, content FROM qf_code_chunk WHERE file_id = $1 AND tsv IS NULL ORDER BY ord`, fileID)
+	if err != nil {
+		return nil, fmt.Errorf("chunks of file %d without a full-text vector: %w", fileID, err)
 	}
-	if chunks, err = collect(`SELECT id, content FROM qf_code_chunk WHERE file_id = $1 AND tsv IS NULL ORDER BY ord`); err != nil {
-		return nil, nil, fmt.Errorf("chunks of file %d: %w", fileID, err)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (IndexText, error) {
+		var t IndexText
+		err := r.Scan(&t.ID, &t.Text)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chunks of file %d without a full-text vector: %w", fileID, err)
 	}
-	if symbols, err = collect(`
-SELECT id, concat_ws(E'\n', name, qualified, signature, doc) FROM qf_code_symbol WHERE file_id = $1 ORDER BY id`); err != nil {
-		return nil, nil, fmt.Errorf("symbols of file %d: %w", fileID, err)
-	}
-	return chunks, symbols, nil
+	return out, nil
 }
 
-// SetTSVectorsTx sets the full-text vectors of the file's chunks and
-// symbols, each to_tsvector('simple', text) of the text given for its id
-// (the sub-token expansion of its content), in tx.
-func SetTSVectorsTx(ctx context.Context, tx pgx.Tx, fileID int64, chunks, symbols []IndexText) error {
-	set := func(table string, rows []IndexText) error {
-		if len(rows) == 0 {
-			return nil
-		}
-		ids, texts := make([]int64, len(rows)), make([]string, len(rows))
-		for i, r := range rows {
-			ids[i], texts[i] = r.ID, r.Text
-		}
-		_, err := tx.Exec(ctx, `
-UPDATE `+pgx.Identifier{table}.Sanitize()+` t SET tsv = to_tsvector('simple', u.txt)
+// SetChunkTSVectors sets the full-text vectors of the file's chunks, each
+// strip(to_tsvector('simple', text)) of the text given for its id (the
+// sub-token expansion of its content), as StoreFileTx writes them.
+func SetChunkTSVectors(ctx context.Context, q Querier, fileID int64, chunks []IndexText) error {
+	if len(chunks) == 0 {
+		return nil
+	}
+	ids, texts := make([]int64, len(chunks)), make([]string, len(chunks))
+	for i, r := range chunks {
+		ids[i], texts[i] = r.ID, r.Text
+	}
+	_, err := q.Exec(ctx, `
+UPDATE qf_code_chunk t SET tsv = strip(to_tsvector('simple', u.txt))
 FROM unnest($2::bigint[], $3::text[]) AS u(id, txt)
 WHERE t.file_id = $1 AND t.id = u.id`, fileID, ids, texts)
-		return err
-	}
-	if err := set("qf_code_chunk", chunks); err != nil {
+	if err != nil {
 		return fmt.Errorf("full-text vectors of the chunks of file %d: %w", fileID, err)
-	}
-	if err := set("qf_code_symbol", symbols); err != nil {
-		return fmt.Errorf("full-text vectors of the symbols of file %d: %w", fileID, err)
 	}
 	return nil
 }
