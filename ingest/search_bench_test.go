@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quantumflow/quantumflow/internal/ingest/embed"
+	"github.com/quantumflow/quantumflow/internal/ingest/store"
 	"github.com/quantumflow/quantumflow/internal/ingest/tokens"
 	"github.com/quantumflow/quantumflow/internal/pgtest"
 	"github.com/quantumflow/quantumflow/migrations"
@@ -230,8 +231,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, 'bench') RETURNING id`,
 		starts, ends = append(starts, int32(s.startLine)), append(ends, int32(s.endLine))
 	}
 	_, err := tx.Exec(ctx, `
-INSERT INTO qf_code_symbol (file_id, codebase_id, name, qualified, kind, start_line, end_line, tsv)
-SELECT $1, $2, n, n, k, s, e, to_tsvector('simple', n) FROM unnest($3::text[], $4::text[], $5::int[], $6::int[]) AS u(n, k, s, e)`,
+INSERT INTO qf_code_symbol (file_id, codebase_id, name, qualified, kind, start_line, end_line)
+SELECT $1, $2, n, n, k, s, e FROM unnest($3::text[], $4::text[], $5::int[], $6::int[]) AS u(n, k, s, e)`,
 		fileID, cb, names, kinds, starts, ends)
 	require.NoError(b, err)
 	texts := make([]string, len(f.chunks))
@@ -252,12 +253,22 @@ SELECT $1, $2, n, n, k, s, e, to_tsvector('simple', n) FROM unnest($3::text[], $
 		contents, idx = append(contents, strings.ToValidUTF8(strings.ReplaceAll(c.content, "\x00", ""), "")), append(idx, tokens.ForIndex(c.content))
 		hashes, vecs = append(hashes, ch[:]), append(vecs, embed.Quantize(vs[i]))
 	}
-	_, err = tx.Exec(ctx, `
-INSERT INTO qf_code_chunk (file_id, codebase_id, ord, start_line, end_line, symbol, kind, content, hash, tsv, embedding)
-SELECT $1, $2, o, s, e, nullif(sy, ''), nullif(k, ''), c, h, to_tsvector('simple', ix), v
-FROM unnest($3::int[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[], $11::bytea[]) AS u(o, s, e, sy, k, c, h, ix, v)`,
-		fileID, cb, ords, cstarts, cends, syms, ckinds, contents, hashes, idx, vecs)
+	rows, err := tx.Query(ctx, `
+INSERT INTO qf_code_chunk (file_id, codebase_id, ord, start_line, end_line, symbol, kind, content, hash, tsv)
+SELECT $1, $2, o, s, e, nullif(sy, ''), nullif(k, ''), c, h, strip(to_tsvector('simple', ix))
+FROM unnest($3::int[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[]) AS u(o, s, e, sy, k, c, h, ix)
+RETURNING id, ord`,
+		fileID, cb, ords, cstarts, cends, syms, ckinds, contents, hashes, idx)
 	require.NoError(b, err)
+	ids := make([]int64, len(vecs)) // by ord
+	for rows.Next() {
+		var id int64
+		var ord int
+		require.NoError(b, rows.Scan(&id, &ord))
+		ids[ord] = id
+	}
+	require.NoError(b, rows.Err())
+	require.NoError(b, store.PutFileVectors(ctx, tx, cb, fileID, ids, vecs))
 }
 
 // runQueries runs the queries round robin b.N times and reports p50 and
@@ -347,7 +358,7 @@ func benchRecall(b *testing.B, c *benchCorpus, queries []string) {
 		require.NoError(b, err)
 		vs, err := benchEmbedder.Embed(ctx, []string{q})
 		require.NoError(b, err)
-		all, err := s.rankChunks(ctx, c.pool, embed.Quantize(vs[0]), nil, `c.codebase_id = ANY($4)`, s.ids)
+		all, err := s.rankPacked(ctx, c.pool, embed.Quantize(vs[0]), nil, `c.codebase_id = ANY($4)`, s.ids)
 		require.NoError(b, err)
 		sort.Slice(all, func(i, j int) bool { return all[i].score > all[j].score })
 		want := map[int64]bool{}

@@ -15,14 +15,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quantumflow/quantumflow/internal/ingest/embed"
+	"github.com/quantumflow/quantumflow/internal/ingest/store"
 	"github.com/quantumflow/quantumflow/internal/ingest/tokens"
 )
 
 // The search tests insert their rows with SQL (the pipeline's store
 // functions are written at the same time by another helper), shaped as
-// the pipeline stores them: chunk tsv = to_tsvector('simple',
-// tokens.ForIndex(content)), symbol tsv likewise of the name, embeddings
-// embed.Quantize'd vectors of the codebase's embed_model.
+// the pipeline stores them: chunk tsv = strip(to_tsvector('simple',
+// tokens.ForIndex(content))), chunk vectors embed.Quantize'd vectors of the
+// codebase's embed_model packed by store.PutFileVectors.
 
 // hashEmbedder is a test Embedder: feature hashing of the folded
 // identifier parts of the text (its own camel-case split, so it does not
@@ -155,29 +156,37 @@ RETURNING id`,
 		cb, f.path, h[:], all.Len(), f.language, strings.Count(all.String(), "\n"), skip, f.rank).Scan(&fileID))
 	for _, s := range f.symbols {
 		_, err := tx.Exec(ctx, `
-INSERT INTO qf_code_symbol (file_id, codebase_id, name, qualified, kind, start_line, end_line, tsv)
-VALUES ($1, $2, $3, $3, $4, $5, $6, to_tsvector('simple', $7))`,
-			fileID, cb, s.name, s.kind, s.startLine, s.endLine, tokens.ForIndex(s.name))
+INSERT INTO qf_code_symbol (file_id, codebase_id, name, qualified, kind, start_line, end_line)
+VALUES ($1, $2, $3, $3, $4, $5, $6)`,
+			fileID, cb, s.name, s.kind, s.startLine, s.endLine)
 		require.NoError(t, err)
 	}
+	var chunkIDs []int64
+	var vectors [][]byte
 	for i, c := range f.chunks {
 		ch := sha256.Sum256([]byte(c.content))
-		var vec []byte
-		if !c.noEmbedding {
-			text := c.content
-			if c.embeddingText != "" {
-				text = c.embeddingText
-			}
-			vs, err := testEmbedder.Embed(ctx, []string{text})
-			require.NoError(t, err)
-			vec = embed.Quantize(vs[0])
-		}
 		end := c.startLine + strings.Count(strings.TrimSuffix(c.content, "\n"), "\n")
-		_, err := tx.Exec(ctx, `
-INSERT INTO qf_code_chunk (file_id, codebase_id, ord, start_line, end_line, symbol, kind, content, hash, tsv, embedding)
-VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''), $8, $9, to_tsvector('simple', $10), $11)`,
-			fileID, cb, i, c.startLine, end, c.symbol, c.kind, c.content, ch[:], tokens.ForIndex(c.content), vec)
+		var chunkID int64
+		require.NoError(t, tx.QueryRow(ctx, `
+INSERT INTO qf_code_chunk (file_id, codebase_id, ord, start_line, end_line, symbol, kind, content, hash, tsv)
+VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''), $8, $9, strip(to_tsvector('simple', $10)))
+RETURNING id`,
+			fileID, cb, i, c.startLine, end, c.symbol, c.kind, c.content, ch[:], tokens.ForIndex(c.content)).Scan(&chunkID))
+		if c.noEmbedding {
+			continue
+		}
+		text := c.content
+		if c.embeddingText != "" {
+			text = c.embeddingText
+		}
+		vs, err := testEmbedder.Embed(ctx, []string{text})
 		require.NoError(t, err)
+		chunkIDs, vectors = append(chunkIDs, chunkID), append(vectors, embed.Quantize(vs[0]))
+	}
+	// What vector_indexing writes: the packed chunk vectors and centroid
+	// (none for a skipped file).
+	if f.skip == "" {
+		require.NoError(t, store.PutFileVectors(ctx, tx, cb, fileID, chunkIDs, vectors))
 	}
 	return fileID
 }

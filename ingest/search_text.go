@@ -34,7 +34,7 @@ func (s *search) textHits(ctx context.Context, pool *pgxpool.Pool) ([]hit, error
 }
 
 const ftsQuery = `
-SELECT c.id, ts_rank_cd(c.tsv, q.q) AS score
+SELECT c.id, ts_rank(c.tsv, q.q) AS score
 FROM to_tsquery('simple', $4) AS q(q),
 LATERAL (
     SELECT id, file_id, tsv FROM qf_code_chunk
@@ -46,7 +46,8 @@ WHERE ` + fileFilter + `
 ORDER BY score DESC, f.rank DESC, c.id
 LIMIT $5`
 
-// ftsHits ranks chunks by full-text match (ts_rank_cd) of the query's
+// ftsHits ranks chunks by full-text match (ts_rank: the chunks' tsv carry
+// no positions, which ts_rank_cd would need) of the query's
 // words and their identifier sub-tokens: every word must match; when no
 // chunk has them all, any word may.
 func (s *search) ftsHits(ctx context.Context, pool *pgxpool.Pool, limit int) ([]hit, error) {

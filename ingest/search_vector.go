@@ -26,9 +26,9 @@ const (
 // vectorHits ranks chunks by the cosine similarity of their vectors to the
 // query's. Files are picked first by their centroids (the packed segments
 // RefreshSearchTx builds), and only their chunk vectors are ranked, read
-// packed from their qf_code_centroid rows; files stored since the
-// segments were built have theirs read from qf_code_chunk. A codebase
-// without segments (never refreshed) has all its chunk vectors ranked.
+// packed from their qf_code_centroid rows, as are those of the files
+// stored since the segments were built. A codebase without segments
+// (never refreshed) has all its packed chunk vectors ranked.
 func (s *search) vectorHits(ctx context.Context, pool *pgxpool.Pool, limit int) ([]hit, error) {
 	vs, err := s.Embedder.Embed(ctx, []string{s.Query})
 	if err != nil {
@@ -98,21 +98,18 @@ func (s *search) vectorHits(ctx context.Context, pool *pgxpool.Pool, limit int) 
 	}
 
 	var hits []hit
-	// The candidate files' chunk vectors come packed from their centroid
-	// rows; the fresh files' from qf_code_chunk (file_id, ord); the
-	// unsegmented codebases' by scan.
-	if len(fileIDs) > 0 {
-		if hits, err = s.rankPacked(ctx, pool, q, hits, fileIDs); err != nil {
-			return nil, err
-		}
-	}
-	if len(fresh) > 0 {
-		if hits, err = s.rankChunks(ctx, pool, q, hits, `c.file_id = ANY($4)`, fresh); err != nil {
+	// Chunk vectors come packed from the files' qf_code_centroid rows: the
+	// candidate files' and the fresh files' by file (storage drops a
+	// file's row when it replaces the chunks, vector_indexing writes the
+	// new one, so a row always names the current chunks), the unsegmented
+	// codebases' by codebase.
+	if ids := append(fileIDs, fresh...); len(ids) > 0 {
+		if hits, err = s.rankPacked(ctx, pool, q, hits, `c.file_id = ANY($4)`, ids); err != nil {
 			return nil, err
 		}
 	}
 	if len(whole) > 0 {
-		if hits, err = s.rankChunks(ctx, pool, q, hits, `c.codebase_id = ANY($4)`, whole); err != nil {
+		if hits, err = s.rankPacked(ctx, pool, q, hits, `c.codebase_id = ANY($4)`, whole); err != nil {
 			return nil, err
 		}
 	}
@@ -178,14 +175,15 @@ func (s *search) allowedFiles(ctx context.Context, pool *pgxpool.Pool) (map[int6
 	return out, rows.Err()
 }
 
-// rankPacked scores the packed chunk vectors of files (qf_code_centroid)
-// that pass the search's filters, appending them to hits.
-func (s *search) rankPacked(ctx context.Context, pool *pgxpool.Pool, q []byte, hits []hit, fileIDs []int64) ([]hit, error) {
+// rankPacked scores the packed chunk vectors (qf_code_centroid) of the
+// files that match cond (on $4 = arg) and pass the search's filters,
+// appending them to hits.
+func (s *search) rankPacked(ctx context.Context, pool *pgxpool.Pool, q []byte, hits []hit, cond string, arg []int64) ([]hit, error) {
 	rows, err := pool.Query(ctx, `
 SELECT c.chunk_ids, c.chunk_vectors
 FROM qf_code_centroid c
 JOIN qf_code_file f ON f.id = c.file_id
-WHERE c.file_id = ANY($4) AND c.codebase_id = ANY($1) AND `+fileFilter, s.filterArgs(fileIDs)...)
+WHERE `+cond+` AND c.codebase_id = ANY($1) AND `+fileFilter, s.filterArgs(arg)...)
 	if err != nil {
 		return nil, fmt.Errorf("read packed chunk vectors: %w", err)
 	}
@@ -205,36 +203,6 @@ WHERE c.file_id = ANY($4) AND c.codebase_id = ANY($1) AND `+fileFilter, s.filter
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read packed chunk vectors: %w", err)
-	}
-	return hits, nil
-}
-
-// rankChunks scores the vectors of the chunks that match cond (on $4 =
-// arg) and the search's filters, appending them to hits.
-func (s *search) rankChunks(ctx context.Context, pool *pgxpool.Pool, q []byte, hits []hit, cond string, arg []int64) ([]hit, error) {
-	rows, err := pool.Query(ctx, `
-SELECT c.id, c.embedding
-FROM qf_code_chunk c
-JOIN qf_code_file f ON f.id = c.file_id
-WHERE `+cond+` AND c.codebase_id = ANY($1) AND c.embedding IS NOT NULL AND `+fileFilter, s.filterArgs(arg)...)
-	if err != nil {
-		return nil, fmt.Errorf("read chunk vectors: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var h hit
-		var v []byte
-		if err := rows.Scan(&h.chunkID, &v); err != nil {
-			return nil, fmt.Errorf("read chunk vectors: %w", err)
-		}
-		if len(v) != len(q) {
-			continue // another model's vector
-		}
-		h.score = float64(embed.Cosine(q, v))
-		hits = append(hits, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read chunk vectors: %w", err)
 	}
 	return hits, nil
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/quantumflow/quantumflow/internal/ingest/embed"
+	"github.com/quantumflow/quantumflow/internal/ingest/store"
 	"github.com/quantumflow/quantumflow/internal/pgtest"
 )
 
@@ -18,8 +20,8 @@ func refresh(t *testing.T, db *pgtest.DB, cb int64) {
 
 // TestRefreshSearch: the segments RefreshSearchTx builds give semantic
 // search the answers of ranking every chunk; a file stored after the
-// refresh is found before the next one; a changed file's centroid is
-// recomputed; a skipped file's is dropped.
+// refresh is found before the next one; a file's new centroid reaches its
+// segment; a skipped file's is dropped.
 func TestRefreshSearch(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
@@ -51,20 +53,42 @@ func TestRefreshSearch(t *testing.T) {
 	rs := doSearch(t, db.Pool, SearchOptions{Query: "compute digest", Mode: ModeSemantic, Limit: 1})
 	require.Equal(t, []string{"crypto/hash.go:1"}, paths(rs))
 
-	// A changed file (new hash) gets a new centroid; a skipped one loses it.
-	var oldVec []byte
-	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT c.vector FROM qf_code_centroid c JOIN qf_code_file f ON f.id = c.file_id WHERE f.path = 'web/index.js'`).Scan(&oldVec))
-	_, err = db.Pool.Exec(ctx, `UPDATE qf_code_file SET hash = '\x00'::bytea WHERE path = 'web/index.js'`)
+	// A file whose vectors vector_indexing packs again gets a new centroid,
+	// which the refresh packs into its segment; a skipped file loses its.
+	var jsFile int64
+	var oldVec, jsChunks []byte
+	require.NoError(t, db.Pool.QueryRow(ctx, `
+SELECT c.file_id, c.vector, c.chunk_ids FROM qf_code_centroid c JOIN qf_code_file f ON f.id = c.file_id
+WHERE f.path = 'web/index.js'`).Scan(&jsFile, &oldVec, &jsChunks))
+	chunkIDs := unpackIDs(jsChunks)
+	texts := make([]string, len(chunkIDs))
+	for i := range texts {
+		texts[i] = "func ListenAndServe(addr string) error { return serve(addr) }"
+	}
+	vs, err := testEmbedder.Embed(ctx, texts)
 	require.NoError(t, err)
-	_, err = db.Pool.Exec(ctx, `UPDATE qf_code_chunk c SET embedding = (SELECT embedding FROM qf_code_chunk WHERE symbol = 'ListenAndServe')
-		FROM qf_code_file f WHERE f.id = c.file_id AND f.path = 'web/index.js'`)
-	require.NoError(t, err)
+	vectors := make([][]byte, len(vs))
+	for i, v := range vs {
+		vectors[i] = embed.Quantize(v)
+	}
+	require.NoError(t, store.PutFileVectors(ctx, db.Pool, cb, jsFile, chunkIDs, vectors))
 	_, err = db.Pool.Exec(ctx, `UPDATE qf_code_file SET skip_reason = 'vanished' WHERE path = 'app/main.py'`)
 	require.NoError(t, err)
 	refresh(t, db, cb)
 	var newVec []byte
-	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT c.vector FROM qf_code_centroid c JOIN qf_code_file f ON f.id = c.file_id WHERE f.path = 'web/index.js'`).Scan(&newVec))
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT vector FROM qf_code_centroid WHERE file_id = $1`, jsFile).Scan(&newVec))
 	require.NotEqual(t, oldVec, newVec)
+	got, err := (&search{ids: []int64{cb}}).readSegments(ctx, db.Pool)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	inSegment := false
+	for i, id := range got[0].fileIDs {
+		if id == jsFile {
+			inSegment = true
+			require.Equal(t, newVec, got[0].vector(i), "the segment holds the new centroid")
+		}
+	}
+	require.True(t, inSegment)
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT coalesce(sum(count), 0) FROM qf_search_segment WHERE codebase_id = $1`, cb).Scan(&files))
 	require.Equal(t, 5, files, "crypto/hash.go in, app/main.py out")
 

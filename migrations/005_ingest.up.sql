@@ -77,19 +77,21 @@ CREATE TABLE qf_code_symbol (
     start_line  int NOT NULL,
     end_line    int NOT NULL,
     signature   text NOT NULL DEFAULT '',
-    doc         text NOT NULL DEFAULT '',
-    tsv         tsvector
-) WITH (fillfactor = 75);
--- fillfactor: fulltext_indexing sets tsv after the insert; room on the page
--- keeps that a HOT update (no index covers tsv here).
+    doc         text NOT NULL DEFAULT ''
+);
+-- No full-text vector: symbol search matches names (the indexes below),
+-- and a symbol's text is in its chunk's. Rows are never updated.
 -- (file_id, name): a file's symbols, and reference resolution (does file T
 -- define name N?).
 CREATE INDEX qf_code_symbol_file ON qf_code_symbol (file_id, name);
 CREATE INDEX qf_code_symbol_name ON qf_code_symbol (codebase_id, lower(name) text_pattern_ops);
 
 -- Chunks cover the file, aligned to symbols; they carry the text that
--- search shows, its full-text vector (set by fulltext_indexing) and its
--- embedding (int8-quantized, set by vector_indexing).
+-- search shows and its full-text vector, both written with the row. Their
+-- vectors are not here: vector_indexing packs a file's chunk vectors into
+-- its qf_code_centroid row (migration 008), so a chunk is never updated
+-- after its insert (an update that is not HOT inserts every trigram of the
+-- chunk into the trigram index again) and the pages can be full.
 CREATE TABLE qf_code_chunk (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     file_id     bigint NOT NULL REFERENCES qf_code_file (id) ON DELETE CASCADE,
@@ -102,15 +104,8 @@ CREATE TABLE qf_code_chunk (
     content     text NOT NULL,
     hash        bytea NOT NULL,
     tsv         tsvector,
-    embedding   bytea,
     UNIQUE (file_id, ord)
-) WITH (fillfactor = 60);
--- fillfactor: vector_indexing sets embedding (no index covers it) after the
--- insert; room on the page for a new version of the row (about 2.5 KB with
--- its tsv, measured on the standard library) makes that a HOT update, which
--- touches none of the chunk's indexes. At 90 most updates were not HOT, and
--- each one inserted every trigram of the chunk again: the trigram index
--- doubled (201 MB for 56 MB of source).
+);
 CREATE INDEX qf_code_chunk_tsv ON qf_code_chunk USING gin (tsv);
 
 CREATE TABLE qf_code_import (

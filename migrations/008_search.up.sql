@@ -4,20 +4,17 @@
 -- a large codebase per query is too slow (the Go standard library has
 -- about 150 000 chunks), so it first picks candidate files by a vector per
 -- file, the normalised mean of its chunks' vectors, and ranks only their
--- chunks. ingest.RefreshSearchTx (called once per run by
--- code_graph_building) keeps both tables below up to date.
+-- chunks.
 
--- One centroid per ingested file with embedded chunks. file_hash is the
--- qf_code_file.hash it was computed from: a refresh recomputes the
--- centroids of files whose hash changed.
---
--- It also keeps the file's chunk vectors packed (chunk_ids: big-endian
--- int64s; chunk_vectors: the int8 vectors in the same order), so ranking a
--- candidate file's chunks reads one row instead of a heap tuple per chunk.
+-- One row per ingested file with embedded chunks, written by
+-- vector_indexing (store.IndexFileVectorsTx) and deleted when storage
+-- replaces the file's chunks: the file's centroid, and its chunk vectors
+-- packed (chunk_ids: big-endian int64s; chunk_vectors: the int8 vectors in
+-- the same order). This is the only copy of the chunk vectors besides
+-- qf_embedding_cache; ranking a candidate file's chunks reads one row.
 CREATE TABLE qf_code_centroid (
     file_id       bigint PRIMARY KEY REFERENCES qf_code_file (id) ON DELETE CASCADE,
     codebase_id   bigint NOT NULL REFERENCES qf_codebase (id) ON DELETE CASCADE,
-    file_hash     bytea,
     vector        bytea NOT NULL,
     chunk_ids     bytea NOT NULL,
     chunk_vectors bytea NOT NULL
@@ -26,7 +23,9 @@ ALTER TABLE qf_code_centroid ALTER COLUMN chunk_ids SET STORAGE EXTERNAL, ALTER 
 CREATE INDEX qf_code_centroid_codebase ON qf_code_centroid (codebase_id);
 
 -- The centroids of a codebase packed into a few large rows, so a query
--- reads them in a handful of values instead of one row per file:
+-- reads them in a handful of values instead of one row per file
+-- (ingest.RefreshSearchTx, called once per run by code_graph_building,
+-- rebuilds them from qf_code_centroid):
 -- file_ids holds count big-endian int64s, vectors count × dims int8s in
 -- the same order.
 CREATE TABLE qf_search_segment (

@@ -69,7 +69,7 @@ WITH cb AS (
     INSERT INTO qf_code_chunk (file_id, codebase_id, ord, start_line, end_line, symbol, kind, content, hash, tsv)
     SELECT id, codebase_id, 0, 1, 4, 'parseHTTPRequest', 'function',
            E'// parseHTTPRequest reads a request.\nfunc parseHTTPRequest(r io.Reader) error {\n\treturn nil\n}\n', '\x03'::bytea,
-           to_tsvector('simple', 'parsehttprequest parse http request reads a request func parsehttprequest parse http request r io reader error return nil')
+           strip(to_tsvector('simple', 'parsehttprequest parse http request reads a request func parsehttprequest parse http request r io reader error return nil'))
     FROM f
 ), v AS (
     INSERT INTO qf_code_version (codebase_id, path, run_id, hash, change, at)

@@ -100,7 +100,7 @@ func TestIngestEmbeddingEndpointDown(t *testing.T) {
 	require.Equal(t, 3, count(t, e, `SELECT count(*) FROM qf_code_file WHERE skip_reason IS NULL`))
 	require.Equal(t, 3, count(t, e, `SELECT count(*) FROM qf_code_version WHERE change = 'added'`))
 	require.Zero(t, count(t, e, `SELECT count(*) FROM qf_code_file f WHERE NOT EXISTS (SELECT 1 FROM qf_code_chunk c WHERE c.file_id = f.id)`))
-	require.Zero(t, count(t, e, `SELECT count(*) FROM qf_code_chunk WHERE embedding IS NOT NULL`))
+	require.Zero(t, count(t, e, `SELECT count(*) FROM qf_code_centroid`))
 	require.Zero(t, count(t, e, `SELECT count(*) FROM qf_embedding_cache`))
 }
 
@@ -178,7 +178,10 @@ FROM qf_code_file f JOIN qf_code_chunk c ON c.file_id = f.id GROUP BY f.id`)
 	})
 	require.NoError(t, err)
 	require.Equal(t, files, seen, "every stored file has chunks")
-	require.Zero(t, count(t, e, `SELECT count(*) FROM qf_code_chunk WHERE embedding IS NULL OR tsv IS NULL`))
+	require.Zero(t, count(t, e, `
+SELECT count(*) FROM qf_code_chunk c
+WHERE c.tsv IS NULL OR NOT EXISTS (
+    SELECT 1 FROM qf_code_centroid p WHERE p.file_id = c.file_id AND position(int8send(c.id) IN p.chunk_ids) > 0)`))
 	require.Equal(t, 1, count(t, e, `SELECT count(*) FROM qf_ingest_run WHERE status = 'completed'`))
 }
 

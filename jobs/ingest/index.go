@@ -100,7 +100,10 @@ func (s *steps) embeddingGeneration(ctx context.Context, job *river.Job[Embeddin
 	return flow.SetOutput(ctx, out)
 }
 
-// vectorIndexing copies the file's vectors from the cache into its chunks.
+// vectorIndexing packs the file's chunk vectors from the cache, with their
+// centroid, into the file's qf_code_centroid row (store.IndexFileVectors);
+// code_graph_building's ingest.RefreshSearchTx packs the centroids into
+// the codebase's search segments.
 func (s *steps) vectorIndexing(ctx context.Context, job *river.Job[VectorIndexingArgs]) error {
 	var emb indexOutput
 	if err := dep(ctx, stepEmbeddingGeneration, &emb); err != nil {
@@ -109,18 +112,23 @@ func (s *steps) vectorIndexing(ctx context.Context, job *river.Job[VectorIndexin
 	if emb.FileID == 0 {
 		return flow.SetOutput(ctx, indexOutput{Path: emb.Path, Skip: emb.Skip})
 	}
-	n, err := store.CopyVectors(ctx, s.cfg.Pool, emb.FileID, emb.Model)
+	in, _, err := runInput(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := store.IndexFileVectors(ctx, s.cfg.Pool, in.CodebaseID, emb.FileID, emb.Model)
 	if err != nil {
 		return stepErr(stepVectorIndexing, emb.Path, err)
 	}
 	return flow.SetOutput(ctx, indexOutput{Path: emb.Path, FileID: emb.FileID, Model: emb.Model, Vectors: n})
 }
 
-// fulltextIndexing sets the full-text vectors of the file's symbols (from
-// name, qualified name, signature and doc) and of any chunk that has none,
-// from their text expanded with identifier sub-tokens (tokens.ForIndex), in
-// one transaction. Storage writes the chunks' vectors with the rows (the
-// same expansion): see store.File.ChunkTexts for why.
+// fulltextIndexing sets the full-text vector of any chunk of the file that
+// has none, from its content expanded with identifier sub-tokens
+// (tokens.ForIndex). Storage writes the chunks' vectors with the rows (the
+// same expansion: see store.File.ChunkTexts for why), so this is a
+// fallback; symbols have no full-text vector (symbol search matches
+// names).
 func (s *steps) fulltextIndexing(ctx context.Context, job *river.Job[FulltextIndexingArgs]) error {
 	st, ok, err := stored(ctx)
 	if err != nil || !ok {
@@ -129,23 +137,17 @@ func (s *steps) fulltextIndexing(ctx context.Context, job *river.Job[FulltextInd
 		}
 		return err
 	}
-	chunks, symbols, err := store.FileTexts(ctx, s.cfg.Pool, st.FileID)
+	chunks, err := store.ChunksWithoutTSV(ctx, s.cfg.Pool, st.FileID)
 	if err != nil {
 		return stepErr(stepFulltextIndexing, st.Path, err)
 	}
 	for i := range chunks {
 		chunks[i].Text = tokens.ForIndex(chunks[i].Text)
 	}
-	for i := range symbols {
-		symbols[i].Text = tokens.ForIndex(symbols[i].Text)
-	}
-	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		return store.SetTSVectorsTx(ctx, tx, st.FileID, chunks, symbols)
-	})
-	if err != nil {
+	if err := store.SetChunkTSVectors(ctx, s.cfg.Pool, st.FileID, chunks); err != nil {
 		return stepErr(stepFulltextIndexing, st.Path, err)
 	}
-	return flow.SetOutput(ctx, indexOutput{Path: st.Path, FileID: st.FileID, Chunks: len(chunks), Symbols: len(symbols)})
+	return flow.SetOutput(ctx, indexOutput{Path: st.Path, FileID: st.FileID, Chunks: len(chunks)})
 }
 
 // relationshipAnalysis resolves the file's imports and references to the

@@ -136,8 +136,12 @@ SELECT count(*) FROM qf_code_file f
 WHERE skip_reason IS NULL AND NOT EXISTS (
     SELECT 1 FROM qf_code_version v WHERE v.codebase_id = f.codebase_id AND v.path = f.path AND v.change = 'added')`))
 	requireChunksCover(t, e, root)
-	// Every chunk has its vector and full-text vector.
-	require.Equal(t, 0, scalar[int](e, `SELECT count(*) FROM qf_code_chunk WHERE embedding IS NULL OR tsv IS NULL`))
+	// Every chunk has its full-text vector, and its vector packed in its
+	// file's qf_code_centroid row.
+	require.Equal(t, 0, scalar[int](e, `
+SELECT count(*) FROM qf_code_chunk c
+WHERE c.tsv IS NULL OR NOT EXISTS (
+    SELECT 1 FROM qf_code_centroid p WHERE p.file_id = c.file_id AND position(int8send(c.id) IN p.chunk_ids) > 0)`))
 	require.NotEmpty(t, scalar[string](e, `SELECT embed_model FROM qf_codebase WHERE name = 'demo'`))
 	require.Equal(t, "completed", scalar[string](e, `SELECT status FROM qf_ingest_run WHERE run_id = $1`, run.ID))
 

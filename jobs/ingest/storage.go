@@ -77,7 +77,6 @@ func (s *steps) storage(ctx context.Context, job *river.Job[StorageArgs]) error 
 			for i := range f.Chunks {
 				f.ChunkTexts[i] = tokens.ForIndex(f.Chunks[i].Content)
 			}
-			f.EmbedModel = s.cfg.Embedder.Model()
 			f.Refs = imps.Refs
 			for _, im := range imps.Imports {
 				f.Imports = append(f.Imports, store.Import{

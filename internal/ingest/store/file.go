@@ -55,10 +55,6 @@ type File struct {
 	// expanded with identifier sub-tokens), one per chunk; the chunk rows
 	// get their tsv from them as they are inserted. Nil leaves tsv NULL.
 	ChunkTexts []string
-	// EmbedModel, when set, gives the chunks whose content has a vector of
-	// that model in qf_embedding_cache their embedding as they are
-	// inserted.
-	EmbedModel string
 	Imports    []Import
 	Refs       []parse.Ref
 }
@@ -97,6 +93,9 @@ RETURNING id, xmax = 0`,
 	if !inserted {
 		b.Queue(`DELETE FROM qf_code_symbol WHERE file_id = $1`, id)
 		b.Queue(`DELETE FROM qf_code_chunk WHERE file_id = $1`, id)
+		// The packed vectors name the old chunks: vector_indexing packs
+		// the new ones.
+		b.Queue(`DELETE FROM qf_code_centroid WHERE file_id = $1`, id)
 		b.Queue(`DELETE FROM qf_code_import WHERE file_id = $1`, id)
 		b.Queue(`DELETE FROM qf_code_ref WHERE file_id = $1`, id)
 		b.Queue(`DELETE FROM qf_code_edge WHERE from_file = $1`, id)
@@ -169,19 +168,19 @@ func queueChunks(b *pgx.Batch, id int64, f *File) {
 			texts[i] = &f.ChunkTexts[i]
 		}
 	}
-	// Written whole at once: an UPDATE of tsv later would be a non-HOT
-	// update that inserts every trigram of the content into the trigram
-	// index again and leaves a dead row version behind (measured: chunk
-	// indexes 2.5x larger, and most of the write time).
+	// Written whole at once, never updated: an UPDATE of tsv later would
+	// be a non-HOT update that inserts every trigram of the content into
+	// the trigram index again and leaves a dead row version behind
+	// (measured: chunk indexes 2.5x larger, and most of the write time).
+	// The chunks' vectors live packed in qf_code_centroid (vector_indexing).
+	// tsv is strip()ped: positions took half its size, and search ranks
+	// with ts_rank, which needs none.
 	b.Queue(`
-INSERT INTO qf_code_chunk (file_id, codebase_id, ord, start_line, end_line, symbol, kind, content, hash, tsv, embedding)
-SELECT $1, $2, t.o, t.s, t.e, t.sym, t.k, t.c, t.h, to_tsvector('simple', t.txt), e.vector
+INSERT INTO qf_code_chunk (file_id, codebase_id, ord, start_line, end_line, symbol, kind, content, hash, tsv)
+SELECT $1, $2, t.o, t.s, t.e, t.sym, t.k, t.c, t.h, strip(to_tsvector('simple', t.txt))
 FROM unnest($3::int[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[])
-     AS t(o, s, e, sym, k, c, h, txt)
-LEFT JOIN LATERAL (
-    SELECT e.vector FROM qf_embedding_cache e WHERE e.model = $11 AND e.chunk_hash = t.h LIMIT 1
-) e ON true`,
-		id, f.CodebaseID, ords, starts, ends, syms, kinds, contents, hashes, texts, f.EmbedModel)
+     AS t(o, s, e, sym, k, c, h, txt)`,
+		id, f.CodebaseID, ords, starts, ends, syms, kinds, contents, hashes, texts)
 }
 
 func queueImports(b *pgx.Batch, id int64, f *File) {

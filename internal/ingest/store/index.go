@@ -19,8 +19,8 @@ type ChunkText struct {
 // The cache is probed per chunk (LATERAL ... LIMIT 1, the primary key):
 // written as NOT EXISTS, the generic plan of the prepared statement hashed
 // every cached vector of the model for each file (measured: 100 ms a file
-// at 23 000 vectors, growing with the cache). CopyVectors and the chunk
-// insert of StoreFileTx probe the same way.
+// at 23 000 vectors, growing with the cache). IndexFileVectors probes the
+// same way.
 func ChunksWithoutVector(ctx context.Context, q Querier, fileID int64, model string) ([]ChunkText, error) {
 	rows, err := q.Query(ctx, `
 SELECT DISTINCT ON (c.hash) c.hash, c.content
@@ -60,82 +60,49 @@ ON CONFLICT (model, chunk_hash) DO NOTHING`, model, hashes, vectors)
 	return nil
 }
 
-// CopyVectors sets the embedding of every chunk of the file from the cache
-// (model's vectors) and returns how many chunks got one. Chunks whose
-// embedding is already the cached one are not rewritten.
-func CopyVectors(ctx context.Context, q Querier, fileID int64, model string) (int, error) {
-	tag, err := q.Exec(ctx, `
-UPDATE qf_code_chunk c SET embedding = v.vector
-FROM (
-    SELECT c2.id, e.vector
-    FROM qf_code_chunk c2
-    CROSS JOIN LATERAL (
-        SELECT e.vector FROM qf_embedding_cache e WHERE e.model = $2 AND e.chunk_hash = c2.hash LIMIT 1
-    ) e
-    WHERE c2.file_id = $1
-) v
-WHERE c.id = v.id AND c.file_id = $1 AND c.embedding IS DISTINCT FROM v.vector`, fileID, model)
-	if err != nil {
-		return 0, fmt.Errorf("copy vectors into chunks of file %d: %w", fileID, err)
-	}
-	return int(tag.RowsAffected()), nil
-}
-
 // IndexText is a row's id and the text it is indexed by.
 type IndexText struct {
 	ID   int64
 	Text string
 }
 
-// FileTexts returns the file's chunks that have no full-text vector yet
-// (id, content; storage writes it with the row) and its symbols (id, name,
-// qualified name, signature and doc joined by newlines): what
+// ChunksWithoutTSV returns the file's chunks that have no full-text vector
+// yet (id, content): storage writes it with the row, so these are only
+// chunks stored without their texts (store.File.ChunkTexts nil), which
 // fulltext_indexing expands into sub-tokens.
-func FileTexts(ctx context.Context, q Querier, fileID int64) (chunks, symbols []IndexText, err error) {
-	collect := func(sql string) ([]IndexText, error) {
-		rows, err := q.Query(ctx, sql, fileID)
-		if err != nil {
-			return nil, err
-		}
-		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (IndexText, error) {
-			var t IndexText
-			err := r.Scan(&t.ID, &t.Text)
-			return t, err
-		})
+func ChunksWithoutTSV(ctx context.Context, q Querier, fileID int64) ([]IndexText, error) {
+	rows, err := q.Query(ctx, `SELECT id, content FROM qf_code_chunk WHERE file_id = $1 AND tsv IS NULL ORDER BY ord`, fileID)
+	if err != nil {
+		return nil, fmt.Errorf("chunks of file %d without a full-text vector: %w", fileID, err)
 	}
-	if chunks, err = collect(`SELECT id, content FROM qf_code_chunk WHERE file_id = $1 AND tsv IS NULL ORDER BY ord`); err != nil {
-		return nil, nil, fmt.Errorf("chunks of file %d: %w", fileID, err)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (IndexText, error) {
+		var t IndexText
+		err := r.Scan(&t.ID, &t.Text)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chunks of file %d without a full-text vector: %w", fileID, err)
 	}
-	if symbols, err = collect(`
-SELECT id, concat_ws(E'\n', name, qualified, signature, doc) FROM qf_code_symbol WHERE file_id = $1 ORDER BY id`); err != nil {
-		return nil, nil, fmt.Errorf("symbols of file %d: %w", fileID, err)
-	}
-	return chunks, symbols, nil
+	return out, nil
 }
 
-// SetTSVectorsTx sets the full-text vectors of the file's chunks and
-// symbols, each to_tsvector('simple', text) of the text given for its id
-// (the sub-token expansion of its content), in tx.
-func SetTSVectorsTx(ctx context.Context, tx pgx.Tx, fileID int64, chunks, symbols []IndexText) error {
-	set := func(table string, rows []IndexText) error {
-		if len(rows) == 0 {
-			return nil
-		}
-		ids, texts := make([]int64, len(rows)), make([]string, len(rows))
-		for i, r := range rows {
-			ids[i], texts[i] = r.ID, r.Text
-		}
-		_, err := tx.Exec(ctx, `
-UPDATE `+pgx.Identifier{table}.Sanitize()+` t SET tsv = to_tsvector('simple', u.txt)
+// SetChunkTSVectors sets the full-text vectors of the file's chunks, each
+// strip(to_tsvector('simple', text)) of the text given for its id (the
+// sub-token expansion of its content), as StoreFileTx writes them.
+func SetChunkTSVectors(ctx context.Context, q Querier, fileID int64, chunks []IndexText) error {
+	if len(chunks) == 0 {
+		return nil
+	}
+	ids, texts := make([]int64, len(chunks)), make([]string, len(chunks))
+	for i, r := range chunks {
+		ids[i], texts[i] = r.ID, r.Text
+	}
+	_, err := q.Exec(ctx, `
+UPDATE qf_code_chunk t SET tsv = strip(to_tsvector('simple', u.txt))
 FROM unnest($2::bigint[], $3::text[]) AS u(id, txt)
 WHERE t.file_id = $1 AND t.id = u.id`, fileID, ids, texts)
-		return err
-	}
-	if err := set("qf_code_chunk", chunks); err != nil {
+	if err != nil {
 		return fmt.Errorf("full-text vectors of the chunks of file %d: %w", fileID, err)
-	}
-	if err := set("qf_code_symbol", symbols); err != nil {
-		return fmt.Errorf("full-text vectors of the symbols of file %d: %w", fileID, err)
 	}
 	return nil
 }
