@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -39,18 +40,28 @@ func stored(ctx context.Context) (storageOutput, bool, error) {
 	return st, st.Skip == "" && st.FileID != 0, nil
 }
 
+// embedErr is the embedding step's error for a failed Embed call: marked
+// permanent when the embedder says retrying cannot help.
+func embedErr(path string, err error) error {
+	wrapped := stepErr(stepEmbeddingGeneration, path, err)
+	var ee *embed.Error
+	if errors.As(err, &ee) && !ee.Retryable {
+		return flow.Permanent(wrapped)
+	}
+	return wrapped
+}
+
 // embedBatch is how many chunks go to the embedder at once.
 const embedBatch = 64
 
 // embeddingGeneration embeds the file's chunks that have no vector of the
 // worker's model in qf_embedding_cache yet (content seen before, in any
 // file or codebase, is not embedded again) and caches the vectors. An
-// embedder failure (an endpoint that is down) returns the error, so River
-// retries it per the node's max_attempts.
-//
-// Flow control's non-retryable error type plugs in here: a permanent
-// endpoint error (embed's 400/401) should cancel the node rather than spend
-// its attempts.
+// embedder failure that retrying may fix (an endpoint that is down, a 429
+// or a 5xx) returns the error, so River retries it per the node's
+// max_attempts; one that it cannot (a 400 or 401: a bad key or model, a
+// malformed response) fails the node at once (flow.Permanent) without
+// spending the attempts left.
 func (s *steps) embeddingGeneration(ctx context.Context, job *river.Job[EmbeddingGenerationArgs]) error {
 	st, ok, err := stored(ctx)
 	if err != nil || !ok {
@@ -79,7 +90,7 @@ func (s *steps) embeddingGeneration(ctx context.Context, job *river.Job[Embeddin
 		}
 		vecs, err := s.cfg.Embedder.Embed(ctx, texts)
 		if err != nil {
-			return stepErr(stepEmbeddingGeneration, st.Path, err)
+			return embedErr(st.Path, err)
 		}
 		if len(vecs) != len(texts) {
 			return stepErr(stepEmbeddingGeneration, st.Path,
