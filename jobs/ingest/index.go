@@ -195,27 +195,11 @@ func (s *steps) fileRemoval(ctx context.Context, job *river.Job[FileRemovalArgs]
 	if err != nil {
 		return err
 	}
-	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+	err = writeAndComplete(ctx, s.cfg.Pool, func(tx pgx.Tx) (any, error) {
 		removed, err := store.RemoveFileTx(ctx, tx, in.CodebaseID, runID, job.Args.Path)
-		if err != nil {
-			return err
-		}
-		if err := flow.SetOutput(ctx, map[string]any{"path": job.Args.Path, "removed": removed}); err != nil {
-			return err
-		}
-		settled, err := flow.CompleteNodeTx(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if !settled {
-			return errNotSettled
-		}
-		return nil
+		return map[string]any{"path": job.Args.Path, "removed": removed}, err
 	})
-	switch {
-	case err == errNotSettled:
-		return nil
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("file_removal of %s: %w", job.Args.Path, err)
 	}
 	return nil

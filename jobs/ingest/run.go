@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path"
 	"time"
@@ -167,26 +166,10 @@ func (s *steps) completionNotification(ctx context.Context, job *river.Job[Compl
 	if err != nil {
 		return err
 	}
-	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		if err := store.FinishRunTx(ctx, tx, runID, in.CodebaseID, n.Status, counts, n.StartedAt, ingest.NotifyChannel, payload); err != nil {
-			return err
-		}
-		if err := flow.SetOutput(ctx, n); err != nil {
-			return err
-		}
-		settled, err := flow.CompleteNodeTx(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if !settled {
-			return errNotSettled
-		}
-		return nil
+	err = writeAndComplete(ctx, s.cfg.Pool, func(tx pgx.Tx) (any, error) {
+		return n, store.FinishRunTx(ctx, tx, runID, in.CodebaseID, n.Status, counts, n.StartedAt, ingest.NotifyChannel, payload)
 	})
-	switch {
-	case errors.Is(err, errNotSettled):
-		return nil
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("completion_notification of %s: %w", in.Codebase, err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/quantumflow/quantumflow/flow"
@@ -28,9 +29,39 @@ type storageOutput struct {
 	Chunks  int   `json:"chunks"`
 }
 
-// errNotSettled rolls back a storage transaction whose node was already
-// final (a replay): the first completion's writes stand.
+// errNotSettled rolls back a transaction whose node was already settled
+// (a replay after a crash, or a node cancelled meanwhile): what it wrote
+// must not happen twice.
 var errNotSettled = errors.New("node already settled")
+
+// writeAndComplete runs write and then completes the running node with
+// output in one transaction on pool, so the step's writes and its node's
+// completion commit together or not at all. A node that was already
+// settled rolls everything back and is no error: the writes belonged to
+// the run that settled it.
+func writeAndComplete(ctx context.Context, pool *pgxpool.Pool, write func(tx pgx.Tx) (output any, err error)) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		output, err := write(tx)
+		if err != nil {
+			return err
+		}
+		if err := flow.SetOutput(ctx, output); err != nil {
+			return err
+		}
+		settled, err := flow.CompleteNodeTx(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if !settled {
+			return errNotSettled
+		}
+		return nil
+	})
+	if errors.Is(err, errNotSettled) {
+		return nil
+	}
+	return err
+}
 
 // storage writes the file and everything it contains in one transaction
 // that also completes the node (flow.CompleteNodeTx), so a file is stored
@@ -100,27 +131,11 @@ func (s *steps) storage(ctx context.Context, job *river.Job[StorageArgs]) error 
 	}
 
 	out := storageOutput{fileMeta: m, Symbols: len(f.Symbols), Chunks: len(f.Chunks)}
-	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+	err = writeAndComplete(ctx, s.cfg.Pool, func(tx pgx.Tx) (any, error) {
 		id, err := store.StoreFileTx(ctx, tx, f)
-		if err != nil {
-			return err
-		}
 		out.FileID = id
-		if err := flow.SetOutput(ctx, out); err != nil {
-			return err
-		}
-		settled, err := flow.CompleteNodeTx(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if !settled {
-			return errNotSettled
-		}
-		return nil
+		return out, err
 	})
-	if errors.Is(err, errNotSettled) {
-		return nil
-	}
 	if err != nil {
 		return stepErr(stepStorage, m.Path, err)
 	}
