@@ -131,6 +131,10 @@ func (s *Server) apiNode(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if d.Why, err = s.why(r.Context(), r.PathValue("id"), path); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, d)
 }
 
@@ -223,4 +227,68 @@ func (s *Server) retry(ctx context.Context, r *http.Request, wf string) (any, er
 		return nil, err
 	}
 	return RetryAnswer{ID: wf, Mode: mode, Nodes: res.Nodes, Jobs: res.Jobs}, nil
+}
+
+// why is `enqueue why`'s answer for one node ("deps: ...", "throttled:
+// ..."), or nil for a node that is running or final.
+func (s *Server) why(ctx context.Context, wf, path string) (*string, error) {
+	rep, err := s.cfg.Flow.Why(ctx, wf, path)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range rep.Nodes {
+		if n.ID == path {
+			answer := n.Reason
+			if n.Detail != "" {
+				answer += ": " + n.Detail
+			}
+			return &answer, nil
+		}
+	}
+	return nil, nil
+}
+
+// PauseAnswer is POST /api/workflows/{id}/pause's and resume's answer.
+type PauseAnswer struct {
+	ID     string `json:"id"`
+	Paused bool   `json:"paused"`
+}
+
+func (s *Server) pause(ctx context.Context, _ *http.Request, wf string) (any, error) {
+	if _, err := s.cfg.Flow.Pause(ctx, flow.PauseTarget{Workflow: wf}); err != nil {
+		return nil, err
+	}
+	return PauseAnswer{ID: wf, Paused: true}, nil
+}
+
+func (s *Server) resume(ctx context.Context, _ *http.Request, wf string) (any, error) {
+	if _, err := s.cfg.Flow.Resume(ctx, flow.PauseTarget{Workflow: wf}); err != nil {
+		return nil, err
+	}
+	return PauseAnswer{ID: wf, Paused: false}, nil
+}
+
+// NodeAnswer is POST /api/workflows/{id}/nodes/{cancel|retry}?path=P's
+// answer.
+type NodeAnswer struct {
+	ID    string `json:"id"`
+	Node  string `json:"node"`
+	Nodes int    `json:"nodes"`
+	Jobs  int    `json:"jobs"`
+}
+
+func (s *Server) cancelNode(ctx context.Context, _ *http.Request, wf, path string) (any, error) {
+	res, err := s.cfg.Flow.CancelNode(ctx, wf, path)
+	if err != nil {
+		return nil, err
+	}
+	return NodeAnswer{ID: wf, Node: path, Nodes: res.Nodes, Jobs: res.Jobs}, nil
+}
+
+func (s *Server) retryNode(ctx context.Context, _ *http.Request, wf, path string) (any, error) {
+	res, err := s.cfg.Flow.RetryNode(ctx, wf, path)
+	if err != nil {
+		return nil, err
+	}
+	return NodeAnswer{ID: wf, Node: path, Nodes: res.Nodes, Jobs: res.Jobs}, nil
 }

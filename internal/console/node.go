@@ -33,8 +33,8 @@ type NodeDetail struct {
 	// Jobs are the node's River jobs that River's cleaner has not deleted
 	// yet, oldest first, with their attempts.
 	Jobs []NodeJob `json:"jobs"`
-	// Why will carry the flow-control issue's "why is it waiting" answer
-	// (omitted until the engine provides it).
+	// Why is `enqueue why`'s answer for a node that is neither running nor
+	// final ("throttled: concurrency key ..."); omitted otherwise.
 	Why *string `json:"why,omitempty"`
 }
 

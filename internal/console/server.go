@@ -56,8 +56,7 @@ type Server struct {
 
 	// actions are the state-changing operations on a workflow, served at
 	// POST /api/workflows/{id}/{action}; nodeActions those on one node,
-	// at POST /api/workflows/{id}/nodes/{action}?path=P (none yet: the
-	// flow-control issue's cancel, retry, pause and resume go here).
+	// at POST /api/workflows/{id}/nodes/{action}?path=P.
 	actions     map[string]actionFunc
 	nodeActions map[string]nodeActionFunc
 }
@@ -87,8 +86,8 @@ func New(cfg *Config) (*Server, error) {
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	s := &Server{cfg: c, store: NewStore(c.Pool), auth: a, pages: p}
-	s.actions = map[string]actionFunc{"cancel": s.cancel, "retry": s.retry}
-	s.nodeActions = map[string]nodeActionFunc{}
+	s.actions = map[string]actionFunc{"cancel": s.cancel, "retry": s.retry, "pause": s.pause, "resume": s.resume}
+	s.nodeActions = map[string]nodeActionFunc{"cancel": s.cancelNode, "retry": s.retryNode}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -248,7 +247,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSONError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, flow.ErrNotFound), errors.Is(err, ErrNodeNotFound):
 		writeJSONError(w, http.StatusNotFound, err.Error())
-	case errors.As(err, &se):
+	case errors.As(err, &se), errors.Is(err, flow.ErrNodeFinished), errors.Is(err, flow.ErrNodeIsGroup),
+		errors.Is(err, flow.ErrNodeNotRetryable):
 		writeJSONError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, context.Canceled):
 		// The client went away.

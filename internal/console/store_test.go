@@ -338,7 +338,9 @@ func TestAPI(t *testing.T) {
 	}
 	post("/api/workflows/"+wf+"/retry", http.StatusConflict)
 	post("/api/workflows/"+wf+"/explode", http.StatusNotFound)
-	post("/api/workflows/"+wf+"/nodes/cancel?path=g/a", http.StatusNotFound)
+	post("/api/workflows/"+wf+"/nodes/explode?path=g/a", http.StatusNotFound)
+	post("/api/workflows/"+wf+"/nodes/cancel?path=nope", http.StatusNotFound)
+	post("/api/workflows/"+wf+"/nodes/cancel?path=g", http.StatusConflict) // a group: cancel its leaves
 	res := post("/api/workflows/"+wf+"/cancel", http.StatusOK)
 	require.Equal(t, map[string]any{"id": wf, "nodes": 2.0, "jobs": 1.0}, res)
 	post("/api/workflows/"+wf+"/cancel", http.StatusConflict)

@@ -325,6 +325,9 @@
         row('Finished', fmtTime(d.finished_at)),
         row('Took', started && ended ? fmtMS(ended - started) : '–')),
       d.children > 0 ? h('button', { class: 'primary', text: `Open its ${d.children} members`, onclick: () => loadLevel(path, true) }) : null,
+      d.kind !== null ? h('div', { class: 'node-actions' },
+        h('button', { class: 'danger', id: 'node-cancel', text: 'Cancel node', title: 'Cancel this node (operators only)', onclick: () => actNode('cancel', path) }),
+        h('button', { id: 'node-retry', text: 'Retry node', title: 'Rerun this failed or cancelled node (operators only)', onclick: () => actNode('retry', path) })) : null,
       d.error ? h('section', {}, h('h3', { text: 'Error' }), h('pre', { class: 'error', id: 'panel-error', text: d.error })) : null,
       d.kind !== null ? jsonBlock('Args', d.args) : null,
       jsonBlock('Output', d.output),
@@ -350,7 +353,13 @@
         headers: { 'X-CSRF-Token': csrfToken(), 'Content-Type': 'application/x-www-form-urlencoded' },
         body,
       });
-      toast(action === 'cancel' ? `Cancelled: ${res.nodes} nodes, ${res.jobs} jobs.` : `Retrying (${res.mode}): ${res.nodes} nodes reset, ${res.jobs} jobs enqueued.`, 'ok');
+      const done = {
+        cancel: () => `Cancelled: ${res.nodes} nodes, ${res.jobs} jobs.`,
+        retry: () => `Retrying (${res.mode}): ${res.nodes} nodes reset, ${res.jobs} jobs enqueued.`,
+        pause: () => 'Paused: no new node is released until you resume.',
+        resume: () => 'Resumed.',
+      };
+      toast(done[action](), 'ok');
       view.polls = 14; // the next poll is a full one, and runs even on a final workflow
       view.ticks = 4;
       setTimeout(poll, 100);
@@ -361,6 +370,25 @@
   }
 
   for (const b of document.querySelectorAll('[data-action]')) b.addEventListener('click', () => act(b.dataset.action));
+
+  // actNode cancels or retries one node (flow control's per-node actions).
+  async function actNode(action, path) {
+    if (action === 'cancel' && !window.confirm(`Cancel node ${path}? Its dependents follow their on_dep_failure.`)) return;
+    try {
+      const res = await api(`/api/workflows/${wfID}/nodes/${action}?path=${encodeURIComponent(path)}`, {
+        method: 'POST',
+        headers: { 'X-CSRF-Token': csrfToken() },
+      });
+      toast(action === 'cancel' ? `Cancelled node ${path} (${res.jobs} jobs).` : `Retrying node ${path}: ${res.nodes} nodes reset.`, 'ok');
+      view.polls = 14;
+      view.ticks = 4;
+      setTimeout(poll, 100);
+      setTimeout(() => openPanel(path, true), 300);
+    } catch (err) {
+      toast(`Refused (${err.status}): ${err.message}`, 'error');
+      document.body.dataset.lastRefusal = String(err.status);
+    }
+  }
 
   // ---- the timeline ------------------------------------------------------
 
