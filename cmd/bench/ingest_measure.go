@@ -28,6 +28,8 @@ type EditResult struct {
 	Symbol             string  `json:"symbol"`
 	RunID              string  `json:"run_id"`
 	Nodes              int     `json:"nodes"`
+	SubmitSeconds      float64 `json:"submit_s"`     // write → Watch submitted the run (debounce included)
+	RunSeconds         float64 `json:"run_s"`        // the run's workflow, created_at → finished_at
 	NotifySeconds      float64 `json:"notify_s"`     // write → notification
 	SearchableSeconds  float64 `json:"searchable_s"` // write → found by symbol search
 	NotificationStatus string  `json:"status"`
@@ -40,10 +42,17 @@ func watchEdits(ctx context.Context, c *flow.Client, tree, file string, n int) (
 	defer cancel()
 	notes := make(chan ingest.Notification, 16)
 	done := make(chan error, 1)
+	var mu sync.Mutex
+	submitted := map[string]time.Time{}
 	go func() {
 		done <- ingest.Watch(ctx, c, ingest.WatchOptions{
 			Options:  ingest.Options{Path: tree, Codebase: ingestCodebase},
 			Debounce: ingestDebounce,
+			OnSubmit: func(r *ingest.Run) {
+				mu.Lock()
+				submitted[r.ID] = time.Now()
+				mu.Unlock()
+			},
 		}, func(nt ingest.Notification) { notes <- nt })
 	}()
 	next := func() (ingest.Notification, error) {
@@ -99,9 +108,16 @@ func watchEdits(ctx context.Context, c *flow.Client, tree, file string, n int) (
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if r.Nodes, err = nodeCount(ctx, c, nt.Run); err != nil {
+		mu.Lock()
+		if at, ok := submitted[nt.Run]; ok {
+			r.SubmitSeconds = at.Sub(start).Seconds()
+		}
+		mu.Unlock()
+		run := &IngestRun{RunID: nt.Run}
+		if err := waitWorkflow(ctx, c, run); err != nil {
 			return out, err
 		}
+		r.Nodes, r.RunSeconds = run.Nodes, run.WallSeconds
 		out = append(out, r)
 	}
 	cancel()
