@@ -148,7 +148,10 @@ Shapes: chain (hop latency), wide (1 → N → 1, nodes/s and worker memory at
 N and --wide-small-n), fanin (N → 1, join delay), tree (groups of groups of
 leaves, nodes/s), many (small diamond workflows submitted concurrently while
 the workers run), submit (time and peak RSS to submit an N-node DAG). Every
-shape also reports commits, rows and WAL bytes per node.`,
+shape also reports commits, rows and WAL bytes per node.
+
+'bench ingest' is the code-ingestion benchmark (issue 10's goal table on
+Go's standard library); see 'bench ingest --help'.`,
 		Example: `  # The full benchmark (several minutes), as a table.
   go run ./cmd/bench --database-url postgres://postgres@127.0.0.1:5432/postgres
 
@@ -170,6 +173,7 @@ shape also reports commits, rows and WAL bytes per node.`,
 			return do(cmd.Context(), cfg)
 		},
 	}
+	cmd.AddCommand(ingestCmd(args, stdout, stderr))
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)

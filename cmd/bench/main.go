@@ -14,6 +14,16 @@
 // each side's peak RSS is its own and a crashed phase cannot take the
 // benchmark down. docs/BENCHMARKS.md has the commands and a run's results.
 //
+// "bench ingest" is the code-ingestion benchmark: it copies a tree (default
+// $(go env GOROOT)/src), starts --workers standard worker processes on a
+// fresh schema and measures a full ingest, a re-ingest of the unchanged
+// tree, watch edits until symbol search finds them, search p50/p95 per mode,
+// the index size against the corpus, and an anchor (the same per-file work
+// in-process without the engine) in the same run, and prints issue 10's
+// goals beside the measured values ("bench ingest --help" for the flags):
+//
+//	go run ./cmd/bench ingest --database-url postgres://postgres@127.0.0.1:5432/postgres
+//
 // Exit codes: 0 every shape ran; 1 a shape failed, the database was
 // unreachable or the run was interrupted; 2 bad flags.
 package main
