@@ -23,6 +23,9 @@ type graphOutput struct {
 	Edges   int  `json:"edges"`
 	Imports int  `json:"imports"` // import edges re-resolved into the run's files
 	Refs    int  `json:"refs"`    // reference edges re-resolved into the run's files
+	// Analyzed is true when the run changed enough files
+	// (store.AnalyzeThreshold) to refresh the code tables' statistics.
+	Analyzed bool `json:"analyzed,omitempty"`
 }
 
 // scanOutput returns the scan's output: from the deps when the scan
@@ -97,6 +100,12 @@ func (s *steps) codeGraphBuilding(ctx context.Context, job *river.Job[CodeGraphB
 	})
 	if err != nil {
 		return fmt.Errorf("code_graph_building of %s: %w", in.Codebase, err)
+	}
+	if ok && sc.Files.New+sc.Files.Changed+sc.Files.Removed >= store.AnalyzeThreshold {
+		if err := store.Analyze(ctx, s.cfg.Pool); err != nil {
+			return fmt.Errorf("code_graph_building of %s: %w", in.Codebase, err)
+		}
+		out.Analyzed = true
 	}
 	return flow.SetOutput(ctx, out)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // RunTotals are what a run stored: the symbols and chunks of the files it
@@ -122,4 +123,26 @@ ORDER BY n.idx LIMIT $2`, workflowID, limit)
 		return nil, 0, fmt.Errorf("failed nodes of workflow %s: %w", workflowID, err)
 	}
 	return out, total, nil
+}
+
+// AnalyzeThreshold is how many files a run must add, change or remove
+// before code_graph_building refreshes the planner's statistics of the
+// code tables (Analyze): below it the statistics of the tables' earlier
+// state still describe them.
+const AnalyzeThreshold = 500
+
+// Analyze refreshes the planner's statistics of the code tables. A first
+// ingest fills them from nothing, and search's plans (index scans on
+// names, trigram and full-text lookups) depend on knowing their sizes:
+// without statistics the planner guesses, and the guesses measured on the
+// Go standard library swung symbol search's p95 from 10 ms to 140 ms.
+// Autovacuum would analyze them eventually, where it is on, up to a
+// minute or more after the run; this makes the run's end the moment
+// search is fast. ANALYZE takes a lock that blocks neither reads nor
+// writes, and samples a bounded number of rows per table.
+func Analyze(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, `ANALYZE qf_code_file, qf_code_symbol, qf_code_chunk, qf_code_import, qf_code_ref, qf_code_edge, qf_code_centroid`); err != nil {
+		return fmt.Errorf("analyze code tables: %w", err)
+	}
+	return nil
 }
