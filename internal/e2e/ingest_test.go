@@ -105,9 +105,6 @@ func TestIngestEmbeddingEndpointDown(t *testing.T) {
 }
 
 func TestIngestSurvivesSIGKILL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a few thousand files")
-	}
 	e := newEnv(t)
 	const files = 2500
 	root := t.TempDir()

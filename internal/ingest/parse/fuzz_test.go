@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -72,7 +73,10 @@ func FuzzParseTreeSitter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, which uint8, content []byte) {
 		l := treeSitterLangs[int(which)%len(treeSitterLangs)]
 		if !Supported(l) {
-			t.Skip("no tree-sitter in this build")
+			if _, err := Parse(l, content); !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("%s without a parser: %v, want ErrUnsupported", l, err)
+			}
+			return
 		}
 		o, err := Parse(l, content)
 		if err != nil {
