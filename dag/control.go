@@ -56,6 +56,23 @@ type Control struct {
 	Retry       *Retry       `json:"retry,omitempty"`
 }
 
+// field makes the setting a spec key names (concurrency, rate, retry) and
+// returns it for a decoder to fill; nil when key names none.
+func (c *Control) field(key string) any {
+	switch key {
+	case "concurrency":
+		c.Concurrency = &Concurrency{}
+		return c.Concurrency
+	case "rate":
+		c.Rate = &Rate{}
+		return c.Rate
+	case "retry":
+		c.Retry = &Retry{}
+		return c.Retry
+	}
+	return nil
+}
+
 // inherit fills the settings c does not set from outer.
 func (c Control) inherit(outer Control) Control {
 	if c.Concurrency == nil {

@@ -204,18 +204,8 @@ func (d *jsonDecoder) setting(st *Settings, key, field string) (bool, *scanError
 // control reads a flow-control object (a key of Control) into ctl. It
 // reports false, consuming nothing, when key is not one.
 func (d *jsonDecoder) control(ctl *Control, key, field string) (bool, *scanError) {
-	var dst any
-	switch key {
-	case "concurrency":
-		ctl.Concurrency = &Concurrency{}
-		dst = ctl.Concurrency
-	case "rate":
-		ctl.Rate = &Rate{}
-		dst = ctl.Rate
-	case "retry":
-		ctl.Retry = &Retry{}
-		dst = ctl.Retry
-	default:
+	dst := ctl.field(key)
+	if dst == nil {
 		return false, nil
 	}
 	pos := d.s.pos

@@ -99,18 +99,8 @@ func (d *yamlDecoder) setting(st *Settings, p yamlPair, field string) (bool, *do
 // control reads a flow-control object (a key of Control) into ctl. It
 // reports false when the pair's key is not one.
 func (d *yamlDecoder) control(ctl *Control, p yamlPair, field string) (bool, *docError) {
-	var dst any
-	switch p.key {
-	case "concurrency":
-		ctl.Concurrency = &Concurrency{}
-		dst = ctl.Concurrency
-	case "rate":
-		ctl.Rate = &Rate{}
-		dst = ctl.Rate
-	case "retry":
-		ctl.Retry = &Retry{}
-		dst = ctl.Retry
-	default:
+	dst := ctl.field(p.key)
+	if dst == nil {
 		return false, nil
 	}
 	raw, err := d.object(p.value, field)

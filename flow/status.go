@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/quantumflow/quantumflow/flowtype"
 	"github.com/quantumflow/quantumflow/internal/riverjob"
@@ -141,7 +140,7 @@ FROM qf_node WHERE workflow_id = $1 ORDER BY idx`, id)
 		case flowtype.NodeEnqueued:
 			n.State = flowtype.NodeAvailable
 			if j, ok := jobs[riverjob.RunKey{Idx: n.idx, Run: n.run}]; ok {
-				n.State = reportedState(j.State)
+				n.State = riverjob.NodeState(j.State)
 				n.JobID = &j.ID
 				n.Attempts = int(n.base) + j.Attempt
 				n.StartedAt = j.AttemptedAt
@@ -157,25 +156,6 @@ FROM qf_node WHERE workflow_id = $1 ORDER BY idx`, id)
 		}
 	}
 	return ws, nil
-}
-
-// reportedState maps the state of an enqueued node's job to the node's
-// reported state.
-func reportedState(job rivertype.JobState) flowtype.NodeState {
-	switch job {
-	case rivertype.JobStateRunning:
-		return flowtype.NodeRunning
-	case rivertype.JobStateRetryable:
-		return flowtype.NodeRetryable
-	case rivertype.JobStateCompleted:
-		return flowtype.NodeRunning // completed, the node is being settled
-	case rivertype.JobStateDiscarded:
-		return flowtype.NodeFailed
-	case rivertype.JobStateCancelled:
-		return flowtype.NodeCancelled
-	default: // available, scheduled, pending
-		return flowtype.NodeAvailable
-	}
 }
 
 func lastSegment(path string) string {

@@ -154,7 +154,7 @@ FROM qf_node WHERE workflow_id = $1 ORDER BY idx`, id)
 			if !ok {
 				continue // running, or just finishing
 			}
-			wn.State = reportedState(j.State)
+			wn.State = riverjob.NodeState(j.State)
 			if j.State == rivertype.JobStateScheduled || j.State == rivertype.JobStateRetryable {
 				wn.State = flowtype.NodeScheduled
 			}

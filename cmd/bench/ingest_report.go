@@ -27,6 +27,18 @@ type querySet struct {
 	queries []string
 }
 
+// naturalLanguage are the queries of the hybrid and the semantic passes.
+var naturalLanguage = []string{
+	"parse http request headers", "gzip compression writer", "read a file line by line",
+	"base64 encoding", "sort a slice of strings", "tls handshake client", "json encoder escaping html",
+	"parse a url query string", "sha256 hash of bytes", "mutex lock unlock", "open a tcp connection",
+	"format a time as rfc3339", "split a string on whitespace", "read all bytes from a reader",
+	"buffered writer flush", "regular expression match", "environment variable lookup",
+	"create a temporary file", "walk a directory tree", "random number generator", "utf8 decode rune",
+	"big integer multiplication", "zip archive reader", "csv reader fields", "template execution",
+	"dns lookup host", "signal notify interrupt", "context cancellation deadline",
+	"atomic compare and swap", "http cookie parsing"}
+
 // querySets are realistic queries on Go's standard library.
 var querySets = []querySet{
 	{"identifiers and typos", "symbol", 20, []string{
@@ -40,26 +52,8 @@ var querySets = []querySet{
 		"os.Getenv", "time.Second", "utf8.RuneError", "[]byte(", "go func()", "select {", "panic(",
 		"runtime.GOMAXPROCS", "unsafe.Pointer", "atomic.AddInt64", "sort.Slice", "HTTPReq", "100%",
 		"0x7f", "//go:build", "t.Fatalf(", "len(b) == 0"}},
-	{"natural language", "hybrid", 100, []string{
-		"parse http request headers", "gzip compression writer", "read a file line by line",
-		"base64 encoding", "sort a slice of strings", "tls handshake client", "json encoder escaping html",
-		"parse a url query string", "sha256 hash of bytes", "mutex lock unlock", "open a tcp connection",
-		"format a time as rfc3339", "split a string on whitespace", "read all bytes from a reader",
-		"buffered writer flush", "regular expression match", "environment variable lookup",
-		"create a temporary file", "walk a directory tree", "random number generator", "utf8 decode rune",
-		"big integer multiplication", "zip archive reader", "csv reader fields", "template execution",
-		"dns lookup host", "signal notify interrupt", "context cancellation deadline",
-		"atomic compare and swap", "http cookie parsing"}},
-	{"natural language", "semantic", 0, []string{
-		"parse http request headers", "gzip compression writer", "read a file line by line",
-		"base64 encoding", "sort a slice of strings", "tls handshake client", "json encoder escaping html",
-		"parse a url query string", "sha256 hash of bytes", "mutex lock unlock", "open a tcp connection",
-		"format a time as rfc3339", "split a string on whitespace", "read all bytes from a reader",
-		"buffered writer flush", "regular expression match", "environment variable lookup",
-		"create a temporary file", "walk a directory tree", "random number generator", "utf8 decode rune",
-		"big integer multiplication", "zip archive reader", "csv reader fields", "template execution",
-		"dns lookup host", "signal notify interrupt", "context cancellation deadline",
-		"atomic compare and swap", "http cookie parsing"}},
+	{"natural language", "hybrid", 100, naturalLanguage},
+	{"natural language", "semantic", 0, naturalLanguage},
 }
 
 // IngestReport is bench ingest's output.

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/quantumflow/quantumflow/flowtype"
+	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
 // NodeDetail is what the node panel shows.
@@ -201,5 +202,5 @@ func attemptsOf(state string, attempt, base int, attempted, finalized *time.Time
 }
 
 func reportedStateText(s string) flowtype.NodeState {
-	return reportedState(rivertypeJobState(s))
+	return riverjob.NodeState(rivertypeJobState(s))
 }

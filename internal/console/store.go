@@ -15,6 +15,7 @@ import (
 
 	"github.com/quantumflow/quantumflow/flow"
 	"github.com/quantumflow/quantumflow/flowtype"
+	"github.com/quantumflow/quantumflow/internal/riverjob"
 )
 
 // ErrNodeNotFound is returned for a node path the workflow does not have.
@@ -153,7 +154,7 @@ WHERE workflow_id = $1 AND path >= $2 AND path < $3 ORDER BY idx`, wf, lo, hi)
 			continue
 		}
 		if j, ok := jobs[runKey{n.Idx, n.Run}]; ok {
-			n.State = reportedState(j.State)
+			n.State = riverjob.NodeState(j.State)
 			n.JobID = &j.ID
 			n.Attempts = n.Base + int32(j.Attempt)
 			n.StartedAt = j.AttemptedAt
@@ -200,24 +201,6 @@ ORDER BY id`, wf)
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	return out, nil
-}
-
-// reportedState maps the state of an enqueued node's job to the node's
-// reported state, as flow.Client.Status does (docs/SPEC.md, "Node
-// states").
-func reportedState(job rivertype.JobState) flowtype.NodeState {
-	switch job {
-	case rivertype.JobStateRunning, rivertype.JobStateCompleted: // completed: being settled
-		return flowtype.NodeRunning
-	case rivertype.JobStateRetryable:
-		return flowtype.NodeRetryable
-	case rivertype.JobStateDiscarded:
-		return flowtype.NodeFailed
-	case rivertype.JobStateCancelled:
-		return flowtype.NodeCancelled
-	default: // available, scheduled, pending
-		return flowtype.NodeAvailable
-	}
 }
 
 // liveStatus is the workflow's status as Status reports it: River marks a

@@ -192,6 +192,12 @@ type workerProc struct {
 // address.
 func (e *env) startWorker(t *testing.T, extraArgs ...string) *workerProc {
 	t.Helper()
+	return e.startWorkerEnv(t, nil, extraArgs...)
+}
+
+// startWorkerEnv is startWorker with extra environment variables.
+func (e *env) startWorkerEnv(t *testing.T, extraEnv []string, extraArgs ...string) *workerProc {
+	t.Helper()
 	args := append([]string{
 		"--metrics-addr", "127.0.0.1:0",
 		"--log-format", "json",
@@ -199,7 +205,7 @@ func (e *env) startWorker(t *testing.T, extraArgs ...string) *workerProc {
 		"--pool-max-conns", workerPoolConns,
 		"--shutdown-grace", "5s",
 	}, extraArgs...)
-	w := startWorkerProc(t, e.URL, args...)
+	w := startWorkerProcEnv(t, e.URL, extraEnv, args...)
 	w.waitListening(t)
 	return w
 }
@@ -209,9 +215,15 @@ func (e *env) startWorker(t *testing.T, extraArgs ...string) *workerProc {
 // is shown if the test failed.
 func startWorkerProc(t *testing.T, url string, args ...string) *workerProc {
 	t.Helper()
+	return startWorkerProcEnv(t, url, nil, args...)
+}
+
+// startWorkerProcEnv is startWorkerProc with extra environment variables.
+func startWorkerProcEnv(t *testing.T, url string, extraEnv []string, args ...string) *workerProc {
+	t.Helper()
 	cmd := exec.Command(workerBin, args...)
 	cmd.Dir = moduleRoot
-	cmd.Env = append(baseEnv(), "DATABASE_URL="+url)
+	cmd.Env = append(append(baseEnv(), "DATABASE_URL="+url), extraEnv...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	w := &workerProc{t: t, cmd: cmd, done: make(chan struct{}), addrSeen: make(chan struct{})}

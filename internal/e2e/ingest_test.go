@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -186,51 +184,7 @@ WHERE c.tsv IS NULL OR NOT EXISTS (
 // harness's workers get none) and waits until it listens.
 func startIngestWorker(t *testing.T, e *env, extraEnv []string) *workerProc {
 	t.Helper()
-	args := []string{
-		"--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--queues", "default=50",
-		"--pool-max-conns", workerPoolConns, "--shutdown-grace", "5s",
-	}
-	cmd := exec.Command(workerBin, args...)
-	cmd.Dir = moduleRoot
-	cmd.Env = append(append(baseEnv(), "DATABASE_URL="+e.URL), extraEnv...)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	w := &workerProc{t: t, cmd: cmd, done: make(chan struct{}), addrSeen: make(chan struct{})}
-	require.NoError(t, cmd.Start())
-	logRead := make(chan struct{})
-	go func() {
-		defer close(logRead)
-		w.readLog(stderr)
-	}()
-	go func() {
-		<-logRead
-		err := cmd.Wait()
-		var exitErr *exec.ExitError
-		switch {
-		case err == nil:
-		case errors.As(err, &exitErr):
-			w.code = exitErr.ExitCode()
-		default:
-			w.code = -1
-		}
-		close(w.done)
-	}()
-	t.Cleanup(func() {
-		w.stop()
-		if t.Failed() {
-			t.Logf("worker %d log (tail):\n%s", cmd.Process.Pid, tailLines(w.stderr(), 40))
-		}
-	})
-	w.waitListening(t)
-	return w
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return e.startWorkerEnv(t, extraEnv, "--queues", "default=50")
 }
 
 func writeTreeFile(t *testing.T, root, rel, content string) {

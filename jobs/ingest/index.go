@@ -30,14 +30,17 @@ type indexOutput struct {
 	Refs     int    `json:"refs,omitempty"`
 }
 
-// stored reads storage's output; ok is false for a skipped file (nothing
-// to index).
-func stored(ctx context.Context) (storageOutput, bool, error) {
-	var st storageOutput
+// stored reads storage's output. ok is false when the step has nothing
+// to index: for a skipped file, whose skip it records as the step's own
+// output, and on an error.
+func stored(ctx context.Context) (st storageOutput, ok bool, err error) {
 	if err := dep(ctx, stepStorage, &st); err != nil {
 		return st, false, err
 	}
-	return st, st.Skip == "" && st.FileID != 0, nil
+	if st.Skip != "" || st.FileID == 0 {
+		return st, false, flow.SetOutput(ctx, indexOutput{Path: st.Path, Skip: st.Skip})
+	}
+	return st, true, nil
 }
 
 // embedErr is the embedding step's error for a failed Embed call: marked
@@ -64,10 +67,7 @@ const embedBatch = 64
 // spending the attempts left.
 func (s *steps) embeddingGeneration(ctx context.Context, job *river.Job[EmbeddingGenerationArgs]) error {
 	st, ok, err := stored(ctx)
-	if err != nil || !ok {
-		if err == nil {
-			err = flow.SetOutput(ctx, indexOutput{Path: st.Path, Skip: st.Skip})
-		}
+	if !ok {
 		return err
 	}
 	in, _, err := runInput(ctx)
@@ -142,10 +142,7 @@ func (s *steps) vectorIndexing(ctx context.Context, job *river.Job[VectorIndexin
 // names).
 func (s *steps) fulltextIndexing(ctx context.Context, job *river.Job[FulltextIndexingArgs]) error {
 	st, ok, err := stored(ctx)
-	if err != nil || !ok {
-		if err == nil {
-			err = flow.SetOutput(ctx, indexOutput{Path: st.Path, Skip: st.Skip})
-		}
+	if !ok {
 		return err
 	}
 	chunks, err := store.ChunksWithoutTSV(ctx, s.cfg.Pool, st.FileID)
@@ -166,10 +163,7 @@ func (s *steps) fulltextIndexing(ctx context.Context, job *river.Job[FulltextInd
 // targets arrive later in the run are resolved by code_graph_building.
 func (s *steps) relationshipAnalysis(ctx context.Context, job *river.Job[RelationshipAnalysisArgs]) error {
 	st, ok, err := stored(ctx)
-	if err != nil || !ok {
-		if err == nil {
-			err = flow.SetOutput(ctx, indexOutput{Path: st.Path, Skip: st.Skip})
-		}
+	if !ok {
 		return err
 	}
 	in, _, err := runInput(ctx)
