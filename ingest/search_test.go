@@ -109,6 +109,10 @@ func TestSearchSubstring(t *testing.T) {
 		{"a_b", []string{"util/strings.go:3"}},
 		{`C:\path`, []string{"util/strings.go:3"}},
 		{"readLine(r)", []string{"net/http/request.go:8"}}, // inside parseHTTPRequest: its lines
+		// Case folded: no chunk holds them in the query's case, so the
+		// second pass (ILIKE) finds them.
+		{"httpreq", []string{"net/http/request.go:7"}},
+		{"READLINE(R)", []string{"net/http/request.go:8"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

@@ -142,34 +142,42 @@ const substringQuery = `
 SELECT c.id
 FROM (
     SELECT id, file_id, content FROM qf_code_chunk
-    WHERE codebase_id = ANY($1) AND content ILIKE $4
+    WHERE codebase_id = ANY($1) AND content %s $4
     LIMIT $7
 ) c
 JOIN qf_code_file f ON f.id = c.file_id
 WHERE ` + fileFilter + `
+  AND NOT c.id = ANY($8)
 ORDER BY strpos(c.content, $5) > 0 DESC, f.rank DESC, f.path, c.id
 LIMIT $6`
 
 // Bounds of a substring search. The trigram index narrows the chunks to
-// those holding every trigram of the query, and each is then checked
-// (ILIKE); a query whose trigrams are common but whose text is rare
-// ("100%": only the trigram "100") checks many. So the matches ranked are
-// the first substringCandidates (or 2 × the limit) found, and the query
-// gets substringTimeout; past it, the substring ranking is left out (a
-// text search then has its full-text ranking only) rather than failing.
+// those holding every trigram of the query's words (pg_trgm ignores
+// punctuation: "go func()" is every chunk with the words go and func, a
+// quarter of the standard library), and each is then checked. So the
+// matches ranked are the first substringCandidates (or 2 × the limit)
+// found, and the query gets substringTimeout; past it, the substring
+// ranking is left out (a text search then has its full-text ranking only)
+// rather than failing.
 const (
-	substringCandidates = 200
+	substringCandidates = 100
 	substringTimeout    = "250ms"
 	// hybridSubstringTimeout is the budget in hybrid search, which has
 	// three other rankings to fall back on.
 	hybridSubstringTimeout = "100ms"
 )
 
-// substringHits finds chunks containing the query as a substring, case
-// folded (ILIKE, which the gin_trgm_ops index serves for queries of three
-// characters or more); exact-case matches first, then by file rank.
+// substringHits finds chunks containing the query as a substring: first
+// in the query's case (LIKE), then, when those are fewer than the
+// search's limit, case folded (ILIKE) for the rest, up to limit; both served by the gin_trgm_ops index for
+// queries of three characters or more. Exact-case matches rank first, then
+// by file rank. Checking a candidate with LIKE was measured at less than
+// half of ILIKE's cost (67 against 159 ms for "go func()" on the standard
+// library), and most queries are typed in the case of the code they find.
 func (s *search) substringHits(ctx context.Context, pool *pgxpool.Pool, limit int) ([]hit, error) {
 	q := strings.TrimSpace(s.Query)
+	pattern := "%" + likeEscape(q) + "%"
+	candidates := max(substringCandidates, 2*limit)
 	var hits []hit
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		timeout := substringTimeout
@@ -179,24 +187,29 @@ func (s *search) substringHits(ctx context.Context, pool *pgxpool.Pool, limit in
 		if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true)`, timeout); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, substringQuery, s.filterArgs("%"+likeEscape(q)+"%", q, limit, max(substringCandidates, 2*limit))...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var h hit
-			if err := rows.Scan(&h.chunkID); err != nil {
+		seen := []int64{}
+		for _, op := range []string{"LIKE", "ILIKE"} {
+			if op == "ILIKE" && len(hits) >= min(s.Limit, limit) {
+				break // enough in the query's case: no second pass
+			}
+			rows, err := tx.Query(ctx, fmt.Sprintf(substringQuery, op), s.filterArgs(pattern, q, limit-len(hits), candidates, seen)...)
+			if err != nil {
 				return err
 			}
-			h.score = 1 / float64(len(hits)+1)
-			hits = append(hits, h)
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				hits = append(hits, hit{chunkID: id, score: 1 / float64(len(hits)+1)})
+				seen = append(seen, id)
+			}
 		}
-		return rows.Err()
+		return nil
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "57014" /* query_canceled */ && ctx.Err() == nil {
-		return nil, nil // over substringTimeout: left out
+		return hits, nil // over substringTimeout: what was found so far
 	}
 	if err != nil {
 		return nil, fmt.Errorf("substring: %w", err)

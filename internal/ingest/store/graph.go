@@ -11,35 +11,45 @@ import (
 // ending in "/" is a directory (a Go package: every file directly in it),
 // any other is a file path. A reference qualifier.Name resolves through
 // the file's import whose local name is the qualifier, to the files of that
-// import's candidates that define a top-level symbol Name (found by name
-// through qf_code_symbol_name and checked against the candidate: one probe
-// per reference); its edge weighs the reference count. An import's edges go
-// to the files of the candidate that the importer references, or, when it
-// references none by name (a blank import, a "from x import y"), to every
-// file of the candidate; they weigh 1/(their number), so a package counts
-// once whatever its size. (Edges to every file of every imported package
-// were measured at up to 1 300 edges for one file of the standard library,
-// and their inserts dominated the run.)
+// import's candidates that define a top-level symbol Name; its edge weighs
+// the reference count. An import's edges go to the files of the candidate
+// that the importer references, or, when it references none by name (a
+// blank import, a "from x import y"), to every file of the candidate; they
+// weigh 1/(their number), so a package counts once whatever its size.
+// (Edges to every file of every imported package were measured at up to
+// 1 300 edges for one file of the standard library, and their inserts
+// dominated the run.)
+//
+// The statement goes from the candidates to their files (targets), then
+// to the importer's references by (file, qualifier) and the target's
+// symbols by (file, name), each a prefix of an index. An earlier form
+// joined references to symbols by name first: the planner guessed that
+// join at one row and hashed all 500 000 of its rows for a one-file edit
+// (2 s of a 3.3 s code_graph_building).
 //
 // $1 is the codebase. %[1]s narrows the importing files (one file, or
-// those whose candidates name a file of the run), %[2]s the targets (none,
-// or the files of the run).
+// none), %[2]s the targets (none, or the files of the run), %[3]s the
+// candidates (none, or those naming a file of the run: the weights are per
+// importer and candidate, so leaving the other candidates out changes no
+// edge into the run's files).
 const resolveSQL = `
 WITH cands AS MATERIALIZED (
     SELECT DISTINCT i.file_id AS src, i.local_name, x.cand
     FROM qf_code_import i
     CROSS JOIN LATERAL unnest(i.candidates) AS x(cand)
-    WHERE i.codebase_id = $1 %[1]s
+    WHERE i.codebase_id = $1 %[1]s %[3]s
+), qrefs AS MATERIALIZED (
+    SELECT q.src, q.cand, r.name, r.count
+    FROM cands q JOIN qf_code_ref r ON r.file_id = q.src AND r.qualifier = q.local_name
+    WHERE q.local_name <> ''
 ), refd AS MATERIALIZED (
-    SELECT q.src, q.cand, t.id AS dst, t.run_id, sum(r.count) AS cnt
-    FROM cands q
-    JOIN qf_code_ref r ON r.file_id = q.src AND r.qualifier = q.local_name
-    JOIN qf_code_symbol s ON s.codebase_id = $1 AND lower(s.name) = lower(r.name)
-         AND s.name = r.name AND s.qualified = s.name
+    SELECT r.src, r.cand, t.id AS dst, t.run_id, sum(r.count) AS cnt
+    FROM qrefs r
+    %[4]s
     JOIN qf_code_file t ON t.id = s.file_id AND t.skip_reason IS NULL
-         AND ((right(q.cand, 1) = '/' AND t.dir = q.cand) OR (right(q.cand, 1) <> '/' AND t.path = q.cand))
-    WHERE q.local_name <> '' AND t.id <> q.src
-    GROUP BY q.src, q.cand, t.id, t.run_id
+         AND ((right(r.cand, 1) = '/' AND t.dir = r.cand) OR (right(r.cand, 1) <> '/' AND t.path = r.cand))
+    WHERE t.id <> r.src
+    GROUP BY r.src, r.cand, t.id, t.run_id
 ), unrefd0 AS (
     SELECT c.src, c.cand FROM (SELECT DISTINCT src, cand FROM cands) c
     WHERE NOT EXISTS (SELECT 1 FROM refd WHERE refd.src = c.src AND refd.cand = c.cand)
@@ -72,6 +82,23 @@ WITH cands AS MATERIALIZED (
 )
 SELECT (SELECT count(*) FROM imports), (SELECT count(*) FROM refs)`
 
+// How resolveSQL finds the top-level symbols that references name
+// (%[4]s). The planner guesses `s.qualified = s.name` at 0.5 %% of the
+// symbols (it is nearly all of them), so it sorts or hashes the whole
+// symbol table even for a one-file edit (95 000 rows for a few thousand
+// references). symbolsProbed forces one index probe per reference (a
+// LATERAL subquery that OFFSET 0 keeps from being pulled up into a join), right for one file's references or a small run's;
+// symbolsJoined leaves the join to the planner, right for a large run,
+// where it hashes.
+const (
+	symbolsProbed = `CROSS JOIN LATERAL (
+        SELECT s.file_id FROM qf_code_symbol s
+        WHERE s.codebase_id = $1 AND lower(s.name) = lower(r.name) AND s.name = r.name AND s.qualified = s.name
+        OFFSET 0) s`
+	symbolsJoined = `JOIN qf_code_symbol s ON s.codebase_id = $1 AND lower(s.name) = lower(r.name)
+         AND s.name = r.name AND s.qualified = s.name`
+)
+
 // ResolveFileEdgesTx replaces the edges from the file with what its imports
 // and references resolve to among the files stored now, in tx, and returns
 // how many import and reference edges it wrote.
@@ -79,7 +106,7 @@ func ResolveFileEdgesTx(ctx context.Context, tx pgx.Tx, codebaseID, fileID int64
 	if _, err := tx.Exec(ctx, `DELETE FROM qf_code_edge WHERE from_file = $1`, fileID); err != nil {
 		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
 	}
-	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, "AND i.file_id = $2", ""), codebaseID, fileID).Scan(&imports, &refs)
+	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, "AND i.file_id = $2", "", "", symbolsProbed), codebaseID, fileID).Scan(&imports, &refs)
 	if err != nil {
 		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
 	}
@@ -97,25 +124,35 @@ DELETE FROM qf_code_edge WHERE to_file IN (SELECT id FROM qf_code_file WHERE run
 		codebaseID, runID); err != nil {
 		return 0, 0, fmt.Errorf("re-resolve edges of run %s: %w", runID, err)
 	}
-	// The importers whose candidates name a directory or a file of the
+	// How the symbols are found depends on the run's size (see
+	// symbolsProbed). Measured on the standard library (9 092 files):
+	// an edit of strings/strings.go, whose package a thousand files
+	// import, 3.3 s before (every importer's every import re-resolved,
+	// hash joins forced) and 0.2 s now; the full run 7 s (15 s before).
+	var stored int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM qf_code_file WHERE codebase_id = $1 AND run_id = $2`, codebaseID, runID).Scan(&stored); err != nil {
+		return 0, 0, fmt.Errorf("re-resolve edges of run %s: %w", runID, err)
+	}
+	symbols := symbolsProbed
+	if stored >= AnalyzeThreshold {
+		symbols = symbolsJoined
+	}
+	return resolveRunTx(ctx, tx, codebaseID, runID, symbols)
+}
+
+// resolveRunTx is ResolveRunEdgesTx's statement, with the symbol lookup
+// given (symbolsProbed or symbolsJoined): both must write the same edges.
+func resolveRunTx(ctx context.Context, tx pgx.Tx, codebaseID int64, runID, symbols string) (imports, refs int, err error) {
+	// The importers' candidates that name a directory or a file of the
 	// run, by a hash semi-join (an array overlap with the run's paths was
-	// measured quadratic: over a minute for the standard library).
-	src := `AND i.file_id IN (
-        SELECT i2.file_id FROM qf_code_import i2 CROSS JOIN LATERAL unnest(i2.candidates) AS c(cand)
-        WHERE i2.codebase_id = $1 AND c.cand IN (
-            SELECT f.dir FROM qf_code_file f WHERE f.codebase_id = $1 AND f.run_id = $2
-            UNION SELECT f.path FROM qf_code_file f WHERE f.codebase_id = $1 AND f.run_id = $2))`
-	// Over the whole codebase, hash joins win; the planner, misled by the
-	// CTEs' row estimates, chose nested loops over them (measured: over ten
-	// minutes for the standard library, 12 s without them).
-	if _, err := tx.Exec(ctx, `SET LOCAL enable_nestloop = off`); err != nil {
-		return 0, 0, fmt.Errorf("re-resolve edges of run %s: %w", runID, err)
-	}
-	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, src, "AND run_id = $2"), codebaseID, runID).Scan(&imports, &refs)
+	// measured quadratic: over a minute for the standard library). Only
+	// those candidates: an edit of strings/strings.go re-resolves the
+	// thousand importers of "strings", not all their other imports too.
+	cand := `AND x.cand IN (
+        SELECT f.dir FROM qf_code_file f WHERE f.codebase_id = $1 AND f.run_id = $2
+        UNION SELECT f.path FROM qf_code_file f WHERE f.codebase_id = $1 AND f.run_id = $2)`
+	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, "", "AND run_id = $2", cand, symbols), codebaseID, runID).Scan(&imports, &refs)
 	if err != nil {
-		return 0, 0, fmt.Errorf("re-resolve edges of run %s: %w", runID, err)
-	}
-	if _, err := tx.Exec(ctx, `SET LOCAL enable_nestloop = on`); err != nil {
 		return 0, 0, fmt.Errorf("re-resolve edges of run %s: %w", runID, err)
 	}
 	return imports, refs, nil
