@@ -186,3 +186,52 @@ INSERT INTO qf_worker (id, host, pid, heartbeat_at, dead_after_ms) VALUES ('stal
 	require.Nil(t, deadAt(), "declared dead after only %s of connection", time.Since(started))
 	require.Eventually(t, func() bool { return deadAt() != nil }, 10*time.Second, 20*time.Millisecond)
 }
+
+// TestMemberHeartbeatsWhileChoresWait: a chore that takes long must not
+// stop the heartbeat. The reconcile lease row is locked by another
+// transaction, so the member's reconciler pass waits on it for its whole
+// interval (4 s); meanwhile the member's heartbeat must stay fresh, within
+// its DeadAfter (1 s), and a second member must not declare it
+// dead. (With the heartbeat and the chores in one loop, a long reconciler
+// pass had busy workers declared dead.)
+func TestMemberHeartbeatsWhileChoresWait(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupWith(t, &flow.Config{ReconcileInterval: 4 * time.Second})
+	pool := b.db.Pool
+
+	lock, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer lock.Rollback(ctx) //nolint:errcheck
+	_, err = lock.Exec(ctx, `UPDATE qf_lease SET expires_at = now() - interval '1 minute' WHERE name = 'reconcile'`)
+	require.NoError(t, err)
+
+	const deadAfter = time.Second
+	m, err := b.client.NewMember(flow.MemberConfig{ID: "busy", HeartbeatInterval: 100 * time.Millisecond, DeadAfter: deadAfter})
+	require.NoError(t, err)
+	require.NoError(t, m.Join(ctx))
+	sweeper, err := b.client.NewMember(flow.MemberConfig{ID: "sweeper", HeartbeatInterval: 100 * time.Millisecond, DeadAfter: deadAfter})
+	require.NoError(t, err)
+	require.NoError(t, sweeper.Join(ctx))
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go m.Run(runCtx)       //nolint:errcheck
+	go sweeper.Run(runCtx) //nolint:errcheck
+
+	// Both members are now stuck in the reconciler's lease update (the
+	// first chores round of each tries it).
+	require.Eventually(t, func() bool {
+		var waiting int
+		require.NoError(t, pool.QueryRow(ctx, `
+SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE qf_lease SET holder%'`).Scan(&waiting))
+		return waiting >= 1
+	}, 5*time.Second, 10*time.Millisecond, "no member waits on the reconcile lease")
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		age := time.Since(m.LastHeartbeat())
+		require.Less(t, age, deadAfter, "the heartbeat stopped while a chore waited")
+	}
+	var deadAt *time.Time
+	require.NoError(t, pool.QueryRow(ctx, `SELECT dead_at FROM qf_worker WHERE id = 'busy'`).Scan(&deadAt))
+	require.Nil(t, deadAt, "a member whose chore waited was declared dead")
+}

@@ -78,13 +78,14 @@ type Member struct {
 	cfg  Config
 	last atomic.Int64 // unix nanoseconds of the last successful heartbeat
 
-	// streakStart is when the current run of successful heartbeats began
-	// (zero after a failed one). Run touches it only from its goroutine.
-	streakStart time.Time
-	// reconcileTried is when Run last tried the reconcile lease.
+	// streak is when the current run of successful heartbeats began, in
+	// unix nanoseconds (0 after a failed one): written by Run's heartbeat
+	// loop, read by its chores loop.
+	streak atomic.Int64
+	// reconcileTried is when the chores loop last tried the reconcile
+	// lease; lostChecked when it last looked for jobs never received.
 	reconcileTried time.Time
-	// lostChecked is when Run last looked for jobs never received.
-	lostChecked time.Time
+	lostChecked    time.Time
 }
 
 // NewID returns an ID for a worker's River client that is unique in the
@@ -174,35 +175,64 @@ func (m *Member) Join(ctx context.Context) error {
 // logged and retried at the next tick: a member that cannot reach the
 // database stops heartbeating, and the others hand back its jobs once it has
 // been silent for DeadAfter.
+//
+// The heartbeat has a loop of its own, apart from the chores (the sweep,
+// the look for jobs never received, the reconciler): a chore that takes
+// long, such as a reconciler pass over a busy fleet's finished jobs or a
+// lease it waits for, must not delay the heartbeat past DeadAfter. (With
+// one loop, a full ingest of the Go standard library had both workers
+// declared dead every 15 s, at each reconciler pass.)
 func (m *Member) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.every(ctx, m.beat)
+	}()
+	m.every(ctx, m.chores)
+	<-done
+	return nil
+}
+
+// every calls f every HeartbeatInterval until ctx is done.
+func (m *Member) every(ctx context.Context, f func(context.Context)) {
 	t := time.NewTicker(m.cfg.HeartbeatInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
-		m.tick(ctx)
+		f(ctx)
 	}
 }
 
-// tick is one round of Run: heartbeat, sweep, and the chores due.
-func (m *Member) tick(ctx context.Context) {
+// beat is one round of the heartbeat loop.
+func (m *Member) beat(ctx context.Context) {
 	opCtx, cancel := context.WithTimeout(ctx, m.cfg.DeadAfter/2)
 	defer cancel()
 	if err := m.heartbeat(opCtx); err != nil {
-		m.streakStart = time.Time{}
+		m.streak.Store(0)
 		if ctx.Err() == nil {
 			m.cfg.Logger.WarnContext(ctx, "flow: heartbeat failed", slog.String("worker", m.cfg.ID), slog.String("err", err.Error()))
 		}
 		return
 	}
+	m.streak.CompareAndSwap(0, time.Now().UnixNano())
+}
+
+// chores is one round of the chores loop: the sweep, and the chores due. A
+// member whose last heartbeat failed, or is older than two intervals (the
+// process was paused, say), does none of them: it may be the one cut off.
+func (m *Member) chores(ctx context.Context) {
+	streak := m.streak.Load()
 	now := time.Now()
-	if m.streakStart.IsZero() {
-		m.streakStart = now
+	if streak == 0 || now.Sub(m.LastHeartbeat()) > 2*m.cfg.HeartbeatInterval {
+		return
 	}
-	if _, err := Sweep(opCtx, m.env, now.Sub(m.streakStart)); err != nil && ctx.Err() == nil {
+	opCtx, cancel := context.WithTimeout(ctx, m.cfg.DeadAfter/2)
+	defer cancel()
+	if _, err := Sweep(opCtx, m.env, now.Sub(time.Unix(0, streak))); err != nil && ctx.Err() == nil {
 		m.cfg.Logger.WarnContext(ctx, "flow: dead-worker sweep failed", slog.String("err", err.Error()))
 	}
 	if now.Sub(m.lostChecked) >= lostCheckInterval {
