@@ -348,3 +348,57 @@ func TestProgress(t *testing.T) {
 	_, err = b.client.Progress(ctx, "nope")
 	require.ErrorIs(t, err, flow.ErrInvalidID)
 }
+
+// TestReconcilerPassesKeepAWatermark: the fleet's reconciler passes
+// (Member.Run) look back six hours only once an hour; between, a pass
+// looks at the jobs finalized since the previous pass's watermark, less a
+// minute. A job finalized outside the middleware half an hour before the
+// watermark is left to the next full pass, which settles it; one
+// finalized now is settled by the next incremental pass.
+func TestReconcilerPassesKeepAWatermark(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupWith(t, &flow.Config{ReconcileInterval: time.Second}) // no workers
+	pool := b.db.Pool
+	id := b.submitYAML(t, "name: watermark\nnodes:\n  - {id: old, kind: noop}\n  - {id: new, kind: noop}\n")
+	lease := func() (checked, full *time.Time) {
+		require.NoError(t, pool.QueryRow(ctx, `SELECT checked_until, full_at FROM qf_lease WHERE name = 'reconcile'`).Scan(&checked, &full))
+		return checked, full
+	}
+	finalize := func(path, ago string) {
+		_, err := pool.Exec(ctx, `
+UPDATE river_job SET state = 'completed', attempt = 1, attempted_at = now() - $2::interval, finalized_at = now() - $2::interval
+WHERE metadata->>'qf_path' = $1`, path, ago)
+		require.NoError(t, err)
+	}
+	state := func(node string) string {
+		st, err := b.client.Status(ctx, id)
+		require.NoError(t, err)
+		return nodeStates(st)[node]
+	}
+
+	m, err := b.client.NewMember(flow.MemberConfig{ID: "m", HeartbeatInterval: 20 * time.Millisecond, DeadAfter: time.Second})
+	require.NoError(t, err)
+	require.NoError(t, m.Join(ctx))
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go m.Run(runCtx) //nolint:errcheck
+
+	// The first pass is a full one and sets the watermark.
+	require.Eventually(t, func() bool { c, f := lease(); return c != nil && f != nil }, 10*time.Second, 20*time.Millisecond)
+	_, fullAt := lease()
+
+	finalize("old", "30 minutes")
+	finalize("new", "1 second")
+	require.Eventually(t, func() bool { return state("new") == "completed" }, 10*time.Second, 20*time.Millisecond,
+		"an incremental pass settles a job finalized after the watermark")
+	require.NotEqual(t, "completed", state("old"), "an incremental pass looked back past its window")
+	_, again := lease()
+	require.Equal(t, fullAt, again, "a full pass ran within the hour")
+
+	// An hour later (as far as full_at says), the next pass is full.
+	_, err = pool.Exec(ctx, `UPDATE qf_lease SET full_at = full_at - interval '61 minutes' WHERE name = 'reconcile'`)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return state("old") == "completed" }, 10*time.Second, 20*time.Millisecond,
+		"the full pass settles the job finalized before the watermark")
+}

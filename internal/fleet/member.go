@@ -182,13 +182,21 @@ func (m *Member) Join(ctx context.Context) error {
 // lease it waits for, must not delay the heartbeat past DeadAfter. (With
 // one loop, a full ingest of the Go standard library had both workers
 // declared dead every 15 s, at each reconciler pass.)
+//
+// The chores loop ticks half an interval after the heartbeat loop, so
+// that an idle member's two loops take turns with one pool connection
+// rather than keeping two open (the idle connection budget counts one).
 func (m *Member) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		m.every(ctx, m.beat)
 	}()
-	m.every(ctx, m.chores)
+	select {
+	case <-ctx.Done():
+	case <-time.After(m.cfg.HeartbeatInterval / 2):
+		m.every(ctx, m.chores)
+	}
 	<-done
 	return nil
 }

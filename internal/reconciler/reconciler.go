@@ -14,6 +14,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -36,6 +37,17 @@ const (
 
 	// batchMax bounds the nodes one Reconcile settles.
 	batchMax = 1000
+
+	// FullEvery is how often the fleet's reconciler pass (RunIfDue) looks
+	// back LookbackDefault; the passes between look only at the jobs
+	// finalized since the previous pass checked, less watermarkMargin.
+	FullEvery = time.Hour
+
+	// watermarkMargin widens an incremental pass's window back past the
+	// previous pass's watermark: for the clocks of the processes that
+	// stamp finalized_at (River's completer uses its client's), and for a
+	// finalization that committed a moment after its stamp.
+	watermarkMargin = time.Minute
 )
 
 // Reconcile settles the nodes of jobs finalized more than grace ago whose
@@ -43,10 +55,19 @@ const (
 // settled. Jobs finalized within grace are left alone: their worker may be
 // committing.
 func Reconcile(ctx context.Context, env *noderun.Env, grace time.Duration) (int, error) {
-	found, err := riverjob.FindUnsettled(ctx, env.Pool, grace, LookbackDefault, batchMax)
+	settled, _, err := reconcileSince(ctx, env, grace, nil)
+	return settled, err
+}
+
+// reconcileSince is Reconcile over the jobs finalized after since (nil:
+// LookbackDefault ago). more is true when it found batchMax of them: the
+// next pass must look at the same window again.
+func reconcileSince(ctx context.Context, env *noderun.Env, grace time.Duration, since *time.Time) (settled int, more bool, err error) {
+	found, err := riverjob.FindUnsettled(ctx, env.Pool, grace, LookbackDefault, since, batchMax)
 	if err != nil {
-		return 0, fmt.Errorf("reconcile: %w", err)
+		return 0, false, fmt.Errorf("reconcile: %w", err)
 	}
+	more = len(found) == batchMax
 	outcomes := make([]release.Outcome, 0, len(found))
 	for _, u := range found {
 		meta, ok := riverjob.ParseMeta(u.Job.Metadata)
@@ -69,12 +90,9 @@ func Reconcile(ctx context.Context, env *noderun.Env, grace time.Duration) (int,
 		outcomes = append(outcomes, o)
 	}
 	if len(outcomes) == 0 {
-		return 0, nil
+		return 0, more, nil
 	}
-	var (
-		settled int
-		stats   observe.Stats
-	)
+	var stats observe.Stats
 	if err := dbtx.Run(ctx, env.Pool, env.Logger, "reconcile", func(tx pgx.Tx) error {
 		var err error
 		settled, stats, err = release.FinishTx(ctx, tx, env.Inserter, outcomes)
@@ -83,28 +101,58 @@ func Reconcile(ctx context.Context, env *noderun.Env, grace time.Duration) (int,
 		}
 		return nil
 	}); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	observe.Report(env.Observer, stats)
 	if settled > 0 {
 		env.Logger.InfoContext(ctx, "flow: reconciler settled nodes from finished jobs", slog.Int("nodes", settled))
 	}
-	return settled, nil
+	return settled, more, nil
 }
 
-// RunIfDue runs Reconcile when the fleet's reconcile lease has expired,
-// taking it for interval under holder's name, and reports whether it ran.
-// Of all the members calling it, one per interval runs the reconciler.
+// RunIfDue runs the fleet's reconciler pass when the reconcile lease has
+// expired, taking it for interval under holder's name, and reports whether
+// it ran. Of all the members calling it, one per interval runs it.
+//
+// A pass looks at the jobs finalized since the lease's watermark
+// (checked_until: the previous pass's start less grace) less
+// watermarkMargin, and moves the watermark on when it found fewer than
+// batchMax. Once per FullEvery (full_at), and when there is no watermark
+// yet, it looks back LookbackDefault, as Reconcile does. On a busy fleet a
+// six-hour pass is every job of those hours, each joined to its node
+// (seconds of CPU on a 2-core server during a 120 000-node run), where an
+// incremental pass is the last minute or so.
 func RunIfDue(ctx context.Context, env *noderun.Env, holder string, interval, grace time.Duration) (bool, error) {
-	tag, err := env.Pool.Exec(ctx, `
+	var (
+		now                  time.Time
+		checkedUntil, fullAt *time.Time
+	)
+	err := env.Pool.QueryRow(ctx, `
 UPDATE qf_lease SET holder = $1, expires_at = now() + $2::interval
-WHERE name = 'reconcile' AND expires_at < now()`, holder, interval)
+WHERE name = 'reconcile' AND expires_at < now()
+RETURNING now(), checked_until, full_at`, holder, interval).Scan(&now, &checkedUntil, &fullAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("take the reconcile lease: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return false, nil
+	full := checkedUntil == nil || fullAt == nil || now.Sub(*fullAt) >= FullEvery
+	var since *time.Time
+	if !full {
+		s := checkedUntil.Add(-watermarkMargin)
+		since = &s
 	}
-	_, err = Reconcile(ctx, env, grace)
-	return true, err
+	_, more, err := reconcileSince(ctx, env, grace, since)
+	if err != nil || more {
+		return true, err
+	}
+	// Everything finalized before now − grace has been looked at (a pass
+	// leaves alone what is younger than grace).
+	if _, err := env.Pool.Exec(ctx, `
+UPDATE qf_lease SET checked_until = $1, full_at = CASE WHEN $2 THEN $3 ELSE full_at END
+WHERE name = 'reconcile'`, now.Add(-grace), full, now); err != nil {
+		return true, fmt.Errorf("move the reconcile watermark: %w", err)
+	}
+	return true, nil
 }

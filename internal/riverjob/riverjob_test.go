@@ -45,7 +45,7 @@ func TestStatementsAgainstRiverSchema(t *testing.T) {
 	rescued, err := riverjob.RescueDeadTx(ctx, tx, []string{"w1"}, 0)
 	require.NoError(t, err)
 	require.Empty(t, rescued)
-	unsettled, err := riverjob.FindUnsettled(ctx, tx, 0, 1e12, 10)
+	unsettled, err := riverjob.FindUnsettled(ctx, tx, 0, 1e12, nil, 10)
 	require.NoError(t, err)
 	require.Empty(t, unsettled)
 	ids, err := riverjob.LiveIDsTx(ctx, tx, "7b6a1f4e-3c2d-4b5a-9e8f-1a2b3c4d5e6f")

@@ -209,10 +209,11 @@ type Unsettled struct {
 }
 
 // FindUnsettled returns up to limit jobs finalized between lookback and
-// grace ago (completed, discarded or cancelled) whose node is still
-// enqueued for the job's run: River finalized them outside the middleware.
-func FindUnsettled(ctx context.Context, q Querier, grace, lookback time.Duration, limit int) ([]Unsettled, error) {
-	rows, err := q.Query(ctx, sqlFindUnsettled, grace, lookback, limit)
+// grace ago, and after since when it is not nil (completed, discarded or
+// cancelled), whose node is still enqueued for the job's run: River
+// finalized them outside the middleware.
+func FindUnsettled(ctx context.Context, q Querier, grace, lookback time.Duration, since *time.Time, limit int) ([]Unsettled, error) {
+	rows, err := q.Query(ctx, sqlFindUnsettled, grace, lookback, limit, since)
 	if err != nil {
 		return nil, fmt.Errorf("find unsettled jobs: %w", err)
 	}
@@ -236,7 +237,7 @@ JOIN qf_node n
  AND n.run = (j.metadata->>'qf_r')::int
 WHERE j.state IN ('completed', 'discarded', 'cancelled')
   AND j.finalized_at < now() - $1::interval
-  AND j.finalized_at > now() - $2::interval
+  AND j.finalized_at > greatest(now() - $2::interval, $4::timestamptz)
   AND j.metadata ? 'qf_wf'
   AND n.state = 'enqueued'
 ORDER BY j.id
