@@ -192,8 +192,8 @@ INSERT INTO qf_worker (id, host, pid, heartbeat_at, dead_after_ms) VALUES ('stal
 // transaction, so the member's reconciler pass waits on it for its whole
 // interval (4 s); meanwhile the member's heartbeat must stay fresh, within
 // its DeadAfter (1 s), and a second member must not declare it
-// dead. (With the heartbeat and the chores in one loop, a long reconciler
-// pass had busy workers declared dead.)
+// dead. (With the reconciler's turn in the heartbeat loop, a long pass had
+// busy workers declared dead.)
 func TestMemberHeartbeatsWhileChoresWait(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

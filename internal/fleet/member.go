@@ -78,14 +78,16 @@ type Member struct {
 	cfg  Config
 	last atomic.Int64 // unix nanoseconds of the last successful heartbeat
 
-	// streak is when the current run of successful heartbeats began, in
-	// unix nanoseconds (0 after a failed one): written by Run's heartbeat
-	// loop, read by its chores loop.
-	streak atomic.Int64
-	// reconcileTried is when the chores loop last tried the reconcile
-	// lease; lostChecked when it last looked for jobs never received.
+	// streakStart is when the current run of successful heartbeats began
+	// (zero after a failed one). Run touches it only from its goroutine.
+	streakStart time.Time
+	// reconcileTried is when Run last tried the reconcile lease.
 	reconcileTried time.Time
-	lostChecked    time.Time
+	// reconciling is set while a reconciler turn runs (on its own
+	// goroutine: see tick).
+	reconciling atomic.Bool
+	// lostChecked is when Run last looked for jobs never received.
+	lostChecked time.Time
 }
 
 // NewID returns an ID for a worker's River client that is unique in the
@@ -175,72 +177,35 @@ func (m *Member) Join(ctx context.Context) error {
 // logged and retried at the next tick: a member that cannot reach the
 // database stops heartbeating, and the others hand back its jobs once it has
 // been silent for DeadAfter.
-//
-// The heartbeat has a loop of its own, apart from the chores (the sweep,
-// the look for jobs never received, the reconciler): a chore that takes
-// long, such as a reconciler pass over a busy fleet's finished jobs or a
-// lease it waits for, must not delay the heartbeat past DeadAfter. (With
-// one loop, a full ingest of the Go standard library had both workers
-// declared dead every 15 s, at each reconciler pass.)
-//
-// The chores loop ticks half an interval after the heartbeat loop, so
-// that an idle member's two loops take turns with one pool connection
-// rather than keeping two open (the idle connection budget counts one).
 func (m *Member) Run(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		m.every(ctx, m.beat)
-	}()
-	select {
-	case <-ctx.Done():
-	case <-time.After(m.cfg.HeartbeatInterval / 2):
-		m.every(ctx, m.chores)
-	}
-	<-done
-	return nil
-}
-
-// every calls f every HeartbeatInterval until ctx is done.
-func (m *Member) every(ctx context.Context, f func(context.Context)) {
 	t := time.NewTicker(m.cfg.HeartbeatInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
-		f(ctx)
+		m.tick(ctx)
 	}
 }
 
-// beat is one round of the heartbeat loop.
-func (m *Member) beat(ctx context.Context) {
+// tick is one round of Run: heartbeat, sweep, and the chores due.
+func (m *Member) tick(ctx context.Context) {
 	opCtx, cancel := context.WithTimeout(ctx, m.cfg.DeadAfter/2)
 	defer cancel()
 	if err := m.heartbeat(opCtx); err != nil {
-		m.streak.Store(0)
+		m.streakStart = time.Time{}
 		if ctx.Err() == nil {
 			m.cfg.Logger.WarnContext(ctx, "flow: heartbeat failed", slog.String("worker", m.cfg.ID), slog.String("err", err.Error()))
 		}
 		return
 	}
-	m.streak.CompareAndSwap(0, time.Now().UnixNano())
-}
-
-// chores is one round of the chores loop: the sweep, and the chores due. A
-// member whose last heartbeat failed, or is older than two intervals (the
-// process was paused, say), does none of them: it may be the one cut off.
-func (m *Member) chores(ctx context.Context) {
-	streak := m.streak.Load()
 	now := time.Now()
-	if streak == 0 || now.Sub(m.LastHeartbeat()) > 2*m.cfg.HeartbeatInterval {
-		return
+	if m.streakStart.IsZero() {
+		m.streakStart = now
 	}
-	opCtx, cancel := context.WithTimeout(ctx, m.cfg.DeadAfter/2)
-	defer cancel()
-	if _, err := Sweep(opCtx, m.env, now.Sub(time.Unix(0, streak))); err != nil && ctx.Err() == nil {
+	if _, err := Sweep(opCtx, m.env, now.Sub(m.streakStart)); err != nil && ctx.Err() == nil {
 		m.cfg.Logger.WarnContext(ctx, "flow: dead-worker sweep failed", slog.String("err", err.Error()))
 	}
 	if now.Sub(m.lostChecked) >= lostCheckInterval {
@@ -249,13 +214,21 @@ func (m *Member) chores(ctx context.Context) {
 			m.cfg.Logger.WarnContext(ctx, "flow: looking for jobs never received failed", slog.String("err", err.Error()))
 		}
 	}
-	if iv := m.cfg.ReconcileInterval; iv > 0 && now.Sub(m.reconcileTried) >= iv {
+	// The reconciler's turn runs on its own goroutine, one at a time: a
+	// pass can take long (a busy fleet's finished jobs, a lease it waits
+	// for), and in this loop it delayed the next heartbeat past DeadAfter
+	// (a full ingest of the Go standard library had both workers declared
+	// dead every 15 s, at each pass).
+	if iv := m.cfg.ReconcileInterval; iv > 0 && now.Sub(m.reconcileTried) >= iv && m.reconciling.CompareAndSwap(false, true) {
 		m.reconcileTried = now
-		rctx, rcancel := context.WithTimeout(ctx, iv)
-		defer rcancel()
-		if _, err := reconciler.RunIfDue(rctx, m.env, m.cfg.ID, iv, m.cfg.ReconcileGrace); err != nil && ctx.Err() == nil {
-			m.cfg.Logger.WarnContext(ctx, "flow: reconciler failed", slog.String("err", err.Error()))
-		}
+		go func() {
+			defer m.reconciling.Store(false)
+			rctx, rcancel := context.WithTimeout(ctx, iv)
+			defer rcancel()
+			if _, err := reconciler.RunIfDue(rctx, m.env, m.cfg.ID, iv, m.cfg.ReconcileGrace); err != nil && ctx.Err() == nil {
+				m.cfg.Logger.WarnContext(ctx, "flow: reconciler failed", slog.String("err", err.Error()))
+			}
+		}()
 	}
 }
 
