@@ -103,31 +103,39 @@ func (g *Graph) PlanRetry(mode Mode) Plan {
 				queue = append(queue, i)
 			}
 		}
-		add := func(j int) {
-			if !inR[j] {
-				inR[j] = true
-				queue = append(queue, j)
-			}
+		// A completed container downstream of a failure reruns whole.
+		g.spread(inR, queue, func(int) bool { return true },
+			func(i int) bool { return g.nodes[i].state == flowtype.NodeCompleted })
+	}
+	return g.plan(inR, mode == FailedOnly)
+}
+
+// spread adds to inR, breadth first from queue, what lies downstream of
+// each node taken: its dependents, its container, and, when enter says so
+// for the node, its members. admit filters the nodes added.
+func (g *Graph) spread(inR []bool, queue []int, admit, enter func(i int) bool) {
+	add := func(j int) {
+		if !inR[j] && admit(j) {
+			inR[j] = true
+			queue = append(queue, j)
 		}
-		for len(queue) > 0 {
-			i := queue[0]
-			queue = queue[1:]
-			n := &g.nodes[i]
-			for _, d := range n.dependents {
-				add(g.pos[d])
-			}
-			if n.parent >= 0 {
-				add(g.pos[n.parent])
-			}
-			// A completed container downstream of a failure reruns whole.
-			if n.state == flowtype.NodeCompleted {
-				for _, m := range n.members {
-					add(g.pos[m])
-				}
+	}
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		n := &g.nodes[i]
+		for _, d := range n.dependents {
+			add(g.pos[d])
+		}
+		if n.parent >= 0 {
+			add(g.pos[n.parent])
+		}
+		if enter(i) {
+			for _, m := range n.members {
+				add(g.pos[m])
 			}
 		}
 	}
-	return g.plan(inR, mode == FailedOnly)
 }
 
 // plan computes the resets of the set inR. keepExpansions keeps the
@@ -269,31 +277,11 @@ func (g *Graph) PlanRetryNode(path string) (Plan, error) {
 	}
 	inR := make([]bool, len(g.nodes))
 	inR[at] = true
-	queue := []int{at}
-	add := func(j int) {
-		if !inR[j] && g.nodes[j].state != flowtype.NodeCompleted {
-			inR[j] = true
-			queue = append(queue, j)
-		}
-	}
-	for len(queue) > 0 {
-		i := queue[0]
-		queue = queue[1:]
-		n := &g.nodes[i]
-		for _, d := range n.dependents {
-			add(g.pos[d])
-		}
-		if n.parent >= 0 {
-			add(g.pos[n.parent])
-		}
-		// A group downstream never started: its members run with it. The
-		// containers of the leaf keep their other members as they are.
-		if i != at && n.kind == nil && !g.isAncestor(i, at) {
-			for _, m := range n.members {
-				add(g.pos[m])
-			}
-		}
-	}
+	// A group downstream never started: its members run with it. The
+	// containers of the leaf keep their other members as they are.
+	g.spread(inR, []int{at},
+		func(j int) bool { return g.nodes[j].state != flowtype.NodeCompleted },
+		func(i int) bool { return i != at && g.nodes[i].kind == nil && !g.isAncestor(i, at) })
 	return g.plan(inR, true), nil
 }
 

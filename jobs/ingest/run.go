@@ -60,7 +60,11 @@ func (s *steps) codeGraphBuilding(ctx context.Context, job *river.Job[CodeGraphB
 	if err != nil {
 		return fmt.Errorf("code_graph_building of %s: %w", in.Codebase, err)
 	}
-	changed := ok && sc.Files.New+sc.Files.Changed+sc.Files.Removed > 0
+	touched := 0 // files the scan found new, changed or removed
+	if ok {
+		touched = sc.Files.New + sc.Files.Changed + sc.Files.Removed
+	}
+	changed := touched > 0
 	if !changed {
 		if changed, err = store.RunStoredFiles(ctx, s.cfg.Pool, runID); err != nil {
 			return fmt.Errorf("code_graph_building of %s: %w", in.Codebase, err)
@@ -70,7 +74,7 @@ func (s *steps) codeGraphBuilding(ctx context.Context, job *river.Job[CodeGraphB
 	if !changed {
 		return flow.SetOutput(ctx, out)
 	}
-	if ok && sc.Files.New+sc.Files.Changed+sc.Files.Removed >= store.AnalyzeThreshold {
+	if touched >= store.AnalyzeThreshold {
 		// Statistics first: the re-resolution below is planned with them
 		// (without, the planner's guesses for tables filled from nothing
 		// were measured at 15 s for it; with them, 7 s).
