@@ -159,21 +159,23 @@ func (s *steps) fulltextIndexing(ctx context.Context, job *river.Job[FulltextInd
 }
 
 // relationshipAnalysis resolves the file's imports and references to the
-// files of the codebase stored so far and writes its edges; those whose
-// targets arrive later in the run are resolved by code_graph_building.
+// files of the codebase stored so far that this run does not store, and
+// writes those edges; the edges into the run's own files are resolved
+// once by code_graph_building, when all of them are stored
+// (store.ResolveFileEdgesTx says why).
 func (s *steps) relationshipAnalysis(ctx context.Context, job *river.Job[RelationshipAnalysisArgs]) error {
 	st, ok, err := stored(ctx)
 	if !ok {
 		return err
 	}
-	in, _, err := runInput(ctx)
+	in, runID, err := runInput(ctx)
 	if err != nil {
 		return err
 	}
 	out := indexOutput{Path: st.Path, FileID: st.FileID}
 	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		var err error
-		out.Imports, out.Refs, err = store.ResolveFileEdgesTx(ctx, tx, in.CodebaseID, st.FileID)
+		out.Imports, out.Refs, err = store.ResolveFileEdgesTx(ctx, tx, in.CodebaseID, st.FileID, runID)
 		return err
 	})
 	if err != nil {

@@ -100,18 +100,58 @@ const (
 )
 
 // ResolveFileEdgesTx replaces the edges from the file with what its imports
-// and references resolve to among the files stored now, in tx, and returns
-// how many import and reference edges it wrote.
-func ResolveFileEdgesTx(ctx context.Context, tx pgx.Tx, codebaseID, fileID int64) (imports, refs int, err error) {
+// and references resolve to among the files stored now that run did not
+// store, in tx, and returns how many import and reference edges it wrote.
+//
+// Edges into the files of run are left to ResolveRunEdgesTx, which
+// code_graph_building runs once every file of the run is stored: it
+// deletes and re-resolves every edge into them, so an edge written here
+// would be written twice (measured on the standard library's first
+// ingest: 16 % of all statement time, 5.9 ms a file, for edges that the
+// run's statement then deleted). A candidate none of whose files lies
+// outside the run is dropped before its references are looked up, so a
+// first ingest's per-file pass costs one index probe per candidate
+// (0.1 ms a file against 5.9 ms, measured as below). A
+// candidate with files on both sides is resolved whole and only its edges
+// out of the run are kept: an import's weight is per (importer,
+// candidate), over all the candidate's files.
+func ResolveFileEdgesTx(ctx context.Context, tx pgx.Tx, codebaseID, fileID int64, runID string) (imports, refs int, err error) {
 	if _, err := tx.Exec(ctx, `DELETE FROM qf_code_edge WHERE from_file = $1`, fileID); err != nil {
 		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
 	}
-	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, "AND i.file_id = $2", "", "", symbolsProbed), codebaseID, fileID).Scan(&imports, &refs)
+	// Whether any candidate is left, first: resolveSQL costs about 2 ms
+	// to plan alone, and in a first ingest no candidate is.
+	var any bool
+	err = tx.QueryRow(ctx, `
+SELECT EXISTS (
+    SELECT 1 FROM qf_code_import i CROSS JOIN LATERAL unnest(i.candidates) AS x(cand)
+    WHERE i.codebase_id = $1 `+fileImporter+` `+fileCandidates+`)`, codebaseID, fileID, runID).Scan(&any)
+	if err != nil {
+		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
+	}
+	if !any {
+		return 0, 0, nil
+	}
+	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, fileImporter, "AND run_id <> $3", fileCandidates, symbolsProbed),
+		codebaseID, fileID, runID).Scan(&imports, &refs)
 	if err != nil {
 		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
 	}
 	return imports, refs, nil
 }
+
+// The per-file resolution's importer ($2) and its candidates: those with
+// a file outside the run ($3), by the file table's (codebase_id, dir) and
+// (codebase_id, path) indexes.
+const (
+	fileImporter   = `AND i.file_id = $2`
+	fileCandidates = `AND (EXISTS (
+            SELECT 1 FROM qf_code_file o
+            WHERE o.codebase_id = $1 AND o.dir = x.cand AND o.run_id <> $3 AND o.skip_reason IS NULL)
+        OR EXISTS (
+            SELECT 1 FROM qf_code_file o
+            WHERE o.codebase_id = $1 AND o.path = x.cand AND o.run_id <> $3 AND o.skip_reason IS NULL))`
+)
 
 // ResolveRunEdgesTx re-resolves, in tx, the edges into the files that run
 // stored, from every file of the codebase whose imports name one of them:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -92,12 +93,40 @@ JOIN qf_code_file a ON a.id = e.from_file JOIN qf_code_file b ON b.id = e.to_fil
 		f(tx)
 	}
 
-	inTx(func(tx pgx.Tx) {
+	perFile := func(tx pgx.Tx, runID string) {
 		for _, p := range []string{"main.go", "side.go"} {
-			_, _, err := ResolveFileEdgesTx(ctx, tx, cb, ids[p])
+			_, _, err := ResolveFileEdgesTx(ctx, tx, cb, ids[p], runID)
 			require.NoError(t, err)
 		}
-		require.Equal(t, want, edges(tx), "per-file resolution")
+	}
+	inTx(func(tx pgx.Tx) {
+		// A later run that stores the importers alone: every target is
+		// outside it.
+		perFile(tx, "r2")
+		require.Equal(t, want, edges(tx), "per-file resolution, targets outside the run")
+	})
+	inTx(func(tx pgx.Tx) {
+		// The run that stored every file: the per-file pass leaves every
+		// edge to the run's re-resolution, which writes them all.
+		perFile(tx, run)
+		require.Empty(t, edges(tx), "per-file resolution, targets in the run")
+		_, _, err := ResolveRunEdgesTx(ctx, tx, cb, run)
+		require.NoError(t, err)
+		require.Equal(t, want, edges(tx), "per-file resolution, then the run's")
+	})
+	inTx(func(tx pgx.Tx) {
+		// util/c.go in the run, util/a.go and util/b.go outside it: side.go's
+		// import still weighs a third per file of util, over all three.
+		_, err := tx.Exec(ctx, `UPDATE qf_code_file SET run_id = 'r2' WHERE id = $1`, ids["util/c.go"])
+		require.NoError(t, err)
+		perFile(tx, "r2")
+		var outside []string
+		for _, e := range want {
+			if !strings.Contains(e, "util/c.go") {
+				outside = append(outside, e)
+			}
+		}
+		require.Equal(t, outside, edges(tx), "per-file resolution, a package on both sides of the run")
 	})
 	for name, symbols := range map[string]string{"probed": symbolsProbed, "joined": symbolsJoined} {
 		inTx(func(tx pgx.Tx) {
