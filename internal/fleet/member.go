@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/quantumflow/quantumflow/internal/noderun"
 	"github.com/quantumflow/quantumflow/internal/reconciler"
 )
@@ -238,13 +240,26 @@ func (m *Member) tick(ctx context.Context) {
 func (m *Member) heartbeat(ctx context.Context) error {
 	host, _ := os.Hostname()
 	var wasDead bool
-	err := m.env.Pool.QueryRow(ctx, `
-WITH prev AS (SELECT dead_at FROM qf_worker WHERE id = $1)
+	// Two statements, the first locking the row: a sweep that declares
+	// this worker dead may commit while the heartbeat runs. Read in the
+	// upsert's own snapshot (a CTE), the dead_at it had set was not seen,
+	// the upsert cleared it anyway (ON CONFLICT updates the latest
+	// version), and the worker never learned that its jobs had been
+	// handed to others (TestWorkerDeclaredDeadRejoins failed about one
+	// run in ten under -race). SELECT ... FOR UPDATE waits for such a
+	// sweep and reads what it wrote.
+	err := pgx.BeginFunc(ctx, m.env.Pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT dead_at IS NOT NULL FROM qf_worker WHERE id = $1 FOR UPDATE`, m.cfg.ID).Scan(&wasDead)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
 INSERT INTO qf_worker (id, host, pid, queues, kinds, dead_after_ms)
 VALUES ($1, $2, $3, coalesce($4::text[], '{}'), coalesce($5::text[], '{}'), $6)
-ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), dead_at = NULL, dead_after_ms = excluded.dead_after_ms
-RETURNING EXISTS (SELECT 1 FROM prev WHERE dead_at IS NOT NULL)`,
-		m.cfg.ID, host, os.Getpid(), m.cfg.Queues, m.cfg.Kinds, m.cfg.DeadAfter.Milliseconds()).Scan(&wasDead)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), dead_at = NULL, dead_after_ms = excluded.dead_after_ms`,
+			m.cfg.ID, host, os.Getpid(), m.cfg.Queues, m.cfg.Kinds, m.cfg.DeadAfter.Milliseconds())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("heartbeat of worker %s: %w", m.cfg.ID, err)
 	}
