@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/quantumflow/quantumflow/flow"
@@ -77,7 +79,7 @@ measured value and met/missed (or JSON with -o json), with the load average
 at start and end. The schema (or database) is dropped at the end unless
 --keep.`,
 		Example: `  # The real thing on Go's standard library (several minutes).
-  go run ./cmd/bench ingest --database-url postgres://postgres@127.0.0.1:5432/postgres
+  go run ./cmd/bench ingest --database-url 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'
 
   # A tiny run on a tree of your own, one worker, as JSON.
   go run ./cmd/bench ingest --smoke --ingest-root ./testdata/tree -o json`,
@@ -188,6 +190,9 @@ func runIngestBench(ctx context.Context, o ingestOptions, args []string, stdout,
 		return err
 	}
 	defer pool.Close()
+	if rep.TLS, err = usesTLS(ctx, pool); err != nil {
+		return err
+	}
 	client, err := flow.NewClient(pool, &flow.Config{Logger: quietLogger()})
 	if err != nil {
 		return fmt.Errorf("flow client: %w", err)
@@ -392,3 +397,17 @@ func fileExists(p string) bool {
 
 // errWatchEnded is returned when Watch stops before the edits are done.
 var errWatchEnded = errors.New("watch ended")
+
+// usesTLS reports whether pool's connections are encrypted: the workers
+// connect with the same URL. pgx's default sslmode (prefer) encrypts
+// whenever the server offers TLS, and on this machine's loopback that
+// cost 15 % of the full ingest (docs/BENCHMARKS.md).
+func usesTLS(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("acquire a connection: %w", err)
+	}
+	defer conn.Release()
+	_, ok := conn.Conn().PgConn().Conn().(*tls.Conn)
+	return ok, nil
+}

@@ -58,15 +58,18 @@ var querySets = []querySet{
 
 // IngestReport is bench ingest's output.
 type IngestReport struct {
-	Command   string        `json:"command"`
-	StartedAt time.Time     `json:"started_at"`
-	Smoke     bool          `json:"smoke"`
-	Root      string        `json:"root"`
-	TreeFiles int           `json:"tree_files"`
-	TreeBytes int64         `json:"tree_bytes"`
-	Workers   int           `json:"workers"`
-	Cores     int           `json:"cores"`
-	Isolation string        `json:"isolation"`
+	Command   string    `json:"command"`
+	StartedAt time.Time `json:"started_at"`
+	Smoke     bool      `json:"smoke"`
+	Root      string    `json:"root"`
+	TreeFiles int       `json:"tree_files"`
+	TreeBytes int64     `json:"tree_bytes"`
+	Workers   int       `json:"workers"`
+	Cores     int       `json:"cores"`
+	Isolation string    `json:"isolation"`
+	// TLS is whether the bench's (and so the workers') connections are
+	// encrypted.
+	TLS       bool          `json:"tls"`
 	LoadStart string        `json:"loadavg_start"`
 	LoadEnd   string        `json:"loadavg_end"`
 	Full      *IngestRun    `json:"full"`
@@ -162,6 +165,11 @@ func (r *IngestReport) writeText(w io.Writer) {
 	fmt.Fprintf(w, "command: %s\n", r.Command)
 	fmt.Fprintf(w, "tree: %s (copied; %d files, %s), %d worker(s), %d cores\n", r.Root, r.TreeFiles, mb(r.TreeBytes), r.Workers, r.Cores)
 	fmt.Fprintf(w, "isolation: %s\n", r.Isolation)
+	if r.TLS {
+		fmt.Fprintln(w, "connection: TLS (the server offered it and the URL did not say sslmode=disable; it costs the workers and the server CPU)")
+	} else {
+		fmt.Fprintln(w, "connection: no TLS")
+	}
 	fmt.Fprintf(w, "load average (1/5/15 min): %s at start, %s at end\n\n", r.LoadStart, r.LoadEnd)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "what\tgoal\tmeasured\tverdict")

@@ -22,7 +22,7 @@
 // in-process without the engine) in the same run, and prints issue 10's
 // goals beside the measured values ("bench ingest --help" for the flags):
 //
-//	go run ./cmd/bench ingest --database-url postgres://postgres@127.0.0.1:5432/postgres
+//	go run ./cmd/bench ingest --database-url 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'
 //
 // Exit codes: 0 every shape ran; 1 a shape failed, the database was
 // unreachable or the run was interrupted; 2 bad flags.
