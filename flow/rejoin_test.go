@@ -87,9 +87,15 @@ func TestWorkerDeclaredDeadRejoins(t *testing.T) {
 
 	// What another member's sweep does to a worker whose heartbeat went
 	// stale: declare it dead and make its running job available again.
+	// A sweep makes it available at once; this worker is alive, though,
+	// and could fetch the job again itself in the moment before its next
+	// heartbeat tells it that it was declared dead (at least once: that
+	// attempt would change nothing either, but would run under the old
+	// id, and under load it did, 4 runs in 40). The job waits a second
+	// here, so that it is the rejoined worker that runs it.
 	_, err = b.db.Pool.Exec(ctx, `UPDATE qf_worker SET dead_at = now() WHERE id = $1`, oldID)
 	require.NoError(t, err)
-	_, err = b.db.Pool.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+	_, err = b.db.Pool.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now() + interval '1 second'
 WHERE metadata @> jsonb_build_object('qf_wf', $1::text) AND state = 'running'`, id)
 	require.NoError(t, err)
 
