@@ -28,6 +28,10 @@ type indexOutput struct {
 	Symbols  int    `json:"symbols,omitempty"`
 	Imports  int    `json:"imports,omitempty"`
 	Refs     int    `json:"refs,omitempty"`
+	// relationship_analysis: the file's import candidates, and those it
+	// left to code_graph_building (every file they name is the run's).
+	Candidates int `json:"candidates,omitempty"`
+	Deferred   int `json:"deferred,omitempty"`
 }
 
 // stored reads storage's output. ok is false when the step has nothing
@@ -174,8 +178,8 @@ func (s *steps) relationshipAnalysis(ctx context.Context, job *river.Job[Relatio
 	}
 	out := indexOutput{Path: st.Path, FileID: st.FileID}
 	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		var err error
-		out.Imports, out.Refs, err = store.ResolveFileEdgesTx(ctx, tx, in.CodebaseID, st.FileID, runID)
+		fe, err := store.ResolveFileEdgesTx(ctx, tx, in.CodebaseID, st.FileID, runID)
+		out.Imports, out.Refs, out.Candidates, out.Deferred = fe.Imports, fe.Refs, fe.Candidates, fe.Deferred
 		return err
 	})
 	if err != nil {

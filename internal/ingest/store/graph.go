@@ -99,53 +99,61 @@ const (
          AND s.name = r.name AND s.qualified = s.name`
 )
 
+// FileEdges is what ResolveFileEdgesTx did: the import and reference
+// edges it wrote, the file's import candidates, and how many of those it
+// left to the run's re-resolution because every file they name is the
+// run's own.
+type FileEdges struct {
+	Imports, Refs        int
+	Candidates, Deferred int
+}
+
 // ResolveFileEdgesTx replaces the edges from the file with what its imports
 // and references resolve to among the files stored now that run did not
-// store, in tx, and returns how many import and reference edges it wrote.
+// store, in tx, and says what it did.
 //
 // Edges into the files of run are left to ResolveRunEdgesTx, which
 // code_graph_building runs once every file of the run is stored: it
 // deletes and re-resolves every edge into them, so an edge written here
-// would be written twice (measured on the standard library's first
-// ingest: 16 % of all statement time, 5.9 ms a file, for edges that the
-// run's statement then deleted). A candidate none of whose files lies
-// outside the run is dropped before its references are looked up, so a
-// first ingest's per-file pass costs one index probe per candidate
-// (0.1 ms a file against 5.9 ms, measured as below). A
-// candidate with files on both sides is resolved whole and only its edges
-// out of the run are kept: an import's weight is per (importer,
-// candidate), over all the candidate's files.
-func ResolveFileEdgesTx(ctx context.Context, tx pgx.Tx, codebaseID, fileID int64, runID string) (imports, refs int, err error) {
+// would be written twice. In a first ingest that was every edge, at 5.9
+// ms of statement time a file (measured on the standard library). The
+// file's candidates are counted first (two index probes each); when none
+// names a file outside the run, as in a first ingest, nothing else runs:
+// a 0.5 ms statement against 2.6 to 6.6 ms for resolveSQL, plus its 1 to
+// 2 ms of planning. A candidate with files on both sides is resolved
+// whole and only its edges out of the run are kept: an import's weight
+// is per (importer, candidate), over all the candidate's files.
+func ResolveFileEdgesTx(ctx context.Context, tx pgx.Tx, codebaseID, fileID int64, runID string) (FileEdges, error) {
+	var fe FileEdges
 	if _, err := tx.Exec(ctx, `DELETE FROM qf_code_edge WHERE from_file = $1`, fileID); err != nil {
-		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
+		return fe, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
 	}
-	// Whether any candidate is left, first: resolveSQL costs about 2 ms
-	// to plan alone, and in a first ingest no candidate is.
-	var any bool
-	err = tx.QueryRow(ctx, `
-SELECT EXISTS (
-    SELECT 1 FROM qf_code_import i CROSS JOIN LATERAL unnest(i.candidates) AS x(cand)
-    WHERE i.codebase_id = $1 `+fileImporter+` `+fileCandidates+`)`, codebaseID, fileID, runID).Scan(&any)
+	// The candidates left, first: resolveSQL costs about 2 ms to plan
+	// alone, and in a first ingest no candidate is left.
+	err := tx.QueryRow(ctx, `
+SELECT count(*), count(*) FILTER (WHERE NOT `+outsideRun+`)
+FROM qf_code_import i CROSS JOIN LATERAL unnest(i.candidates) AS x(cand)
+WHERE i.codebase_id = $1 `+fileImporter, codebaseID, fileID, runID).Scan(&fe.Candidates, &fe.Deferred)
 	if err != nil {
-		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
+		return fe, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
 	}
-	if !any {
-		return 0, 0, nil
+	if fe.Deferred == fe.Candidates {
+		return fe, nil
 	}
-	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, fileImporter, "AND run_id <> $3", fileCandidates, symbolsProbed),
-		codebaseID, fileID, runID).Scan(&imports, &refs)
+	err = tx.QueryRow(ctx, fmt.Sprintf(resolveSQL, fileImporter, "AND run_id <> $3", "AND "+outsideRun, symbolsProbed),
+		codebaseID, fileID, runID).Scan(&fe.Imports, &fe.Refs)
 	if err != nil {
-		return 0, 0, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
+		return fe, fmt.Errorf("resolve edges of file %d: %w", fileID, err)
 	}
-	return imports, refs, nil
+	return fe, nil
 }
 
-// The per-file resolution's importer ($2) and its candidates: those with
-// a file outside the run ($3), by the file table's (codebase_id, dir) and
-// (codebase_id, path) indexes.
+// The per-file resolution's importer ($2), and the condition that a
+// candidate (x.cand) names a file outside the run ($3), by the file
+// table's (codebase_id, dir) and (codebase_id, path) indexes.
 const (
-	fileImporter   = `AND i.file_id = $2`
-	fileCandidates = `AND (EXISTS (
+	fileImporter = `AND i.file_id = $2`
+	outsideRun   = `(EXISTS (
             SELECT 1 FROM qf_code_file o
             WHERE o.codebase_id = $1 AND o.dir = x.cand AND o.run_id <> $3 AND o.skip_reason IS NULL)
         OR EXISTS (

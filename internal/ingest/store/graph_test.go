@@ -93,22 +93,24 @@ JOIN qf_code_file a ON a.id = e.from_file JOIN qf_code_file b ON b.id = e.to_fil
 		f(tx)
 	}
 
-	perFile := func(tx pgx.Tx, runID string) {
+	perFile := func(tx pgx.Tx, runID string) (deferred []int) {
 		for _, p := range []string{"main.go", "side.go"} {
-			_, _, err := ResolveFileEdgesTx(ctx, tx, cb, ids[p], runID)
+			fe, err := ResolveFileEdgesTx(ctx, tx, cb, ids[p], runID)
 			require.NoError(t, err)
+			deferred = append(deferred, fe.Deferred)
 		}
+		return deferred
 	}
 	inTx(func(tx pgx.Tx) {
 		// A later run that stores the importers alone: every target is
 		// outside it.
-		perFile(tx, "r2")
+		require.Equal(t, []int{0, 0}, perFile(tx, "r2"), "candidates deferred")
 		require.Equal(t, want, edges(tx), "per-file resolution, targets outside the run")
 	})
 	inTx(func(tx pgx.Tx) {
 		// The run that stored every file: the per-file pass leaves every
 		// edge to the run's re-resolution, which writes them all.
-		perFile(tx, run)
+		require.Equal(t, []int{2, 1}, perFile(tx, run), "candidates deferred")
 		require.Empty(t, edges(tx), "per-file resolution, targets in the run")
 		_, _, err := ResolveRunEdgesTx(ctx, tx, cb, run)
 		require.NoError(t, err)
